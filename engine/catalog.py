@@ -14,10 +14,11 @@ __all__ = ["CatalogEntry", "GraphCatalog"]
 
 @dataclass
 class CatalogEntry:
-    """One graph file: its name, path and either the graph or the reason it is invalid."""
+    """One graph: its name, file (``None`` if added in memory) and either the graph or
+    the reason it is invalid."""
 
     name: str
-    path: Path
+    path: Path | None
     graph: Graph | None = None
     error: GraphValidationError | None = None
 
@@ -34,33 +35,40 @@ class GraphCatalog:
         dirs: folders to read (not recursive).
         registry: where kinds are looked up (default: :func:`default_registry`).
         default: the default graph's name; when ``None``, the first valid graph by name.
-
-    Raises:
-        UnknownGraphError: when ``default`` names no graph in the folders.
     """
 
-    def __init__(self, dirs: list[Path | str] | Path | str, registry: Registry | None = None,
-                 default: str | None = None) -> None:
+    def __init__(
+        self,
+        dirs: list[Path | str] | Path | str = (),
+        registry: Registry | None = None,
+        default: str | None = None,
+    ) -> None:
         self.dirs = [Path(d) for d in ([dirs] if isinstance(dirs, (str, Path)) else dirs)]
         self.registry = registry or default_registry()
         self._entries: dict[str, CatalogEntry] = {}
         self.reload()
         self._default = default
-        if default is not None:
-            self.set_default(default)
 
     def reload(self) -> None:
         """Read every graph file again; a file that became invalid is reported, not raised."""
-        entries: dict[str, CatalogEntry] = {}
+        entries = {k: e for k, e in getattr(self, "_entries", {}).items() if e.path is None}
         for folder in self.dirs:
             for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
                 entry = self._load(path)
                 if entry.name in entries:
                     first = entries[entry.name].path
                     entry.graph = None
-                    entry.error = GraphValidationError(str(path), entry.name, [Problem(
-                        None, f"graph name '{entry.name}' is already used by {first}",
-                        ("fix: give this graph a different 'name:'",))])
+                    entry.error = GraphValidationError(
+                        str(path),
+                        entry.name,
+                        [
+                            Problem(
+                                None,
+                                f"graph name '{entry.name}' is already used by {first}",
+                                ("fix: give this graph a different 'name:'",),
+                            )
+                        ],
+                    )
                     entry.name = f"{entry.name}@{path.name}"
                 entries[entry.name] = entry
         self._entries = entries
@@ -71,6 +79,11 @@ class GraphCatalog:
             return CatalogEntry(graph.name, path, graph=graph)
         except GraphValidationError as exc:
             return CatalogEntry(exc.graph or path.stem, path, error=exc)
+
+    def add(self, graph: Graph) -> None:
+        """Add (or replace) a graph that has no file in the graph folders, e.g. one built
+        from YAML text; it survives :meth:`reload`."""
+        self._entries[graph.name] = CatalogEntry(graph.name, None, graph=graph)
 
     def entries(self) -> list[CatalogEntry]:
         """Return every graph file's entry, sorted by name."""
@@ -99,9 +112,12 @@ class GraphCatalog:
         """The default graph's name.
 
         Raises:
-            UnknownGraphError: when the catalog holds no valid graph.
+            UnknownGraphError: the configured default is not in the catalog, or the
+                catalog holds no valid graph.
         """
         if self._default is not None:
+            if self._default not in self._entries:
+                raise UnknownGraphError(self._default, self.names())
             return self._default
         names = self.names()
         if not names:

@@ -100,8 +100,9 @@ class UnknownEntryError(LookupError):
         self.graph = graph
         self.entry = entry
         self.known = known
-        self.message = (f"graph '{graph}' has no entry '{entry}'. "
-                        f"Entries: {', '.join(known) or '(none)'}")
+        self.message = (
+            f"graph '{graph}' has no entry '{entry}'. Entries: {', '.join(known) or '(none)'}"
+        )
         super().__init__(self.message)
 
 

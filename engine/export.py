@@ -12,7 +12,9 @@ __all__ = ["to_cytoscape", "to_mermaid"]
 
 
 def _ports(ports: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"name": p.name, "type": type_name(p.type), "required": p.required} for p in ports.values()]
+    return [
+        {"name": p.name, "type": type_name(p.type), "required": p.required} for p in ports.values()
+    ]
 
 
 def to_cytoscape(graph: Graph) -> dict[str, list[dict[str, Any]]]:
@@ -30,27 +32,54 @@ def to_cytoscape(graph: Graph) -> dict[str, list[dict[str, Any]]]:
     """
     nodes: list[dict[str, Any]] = [
         {"data": {"id": f"entry:{event}", "label": event, "kind": "entry", "role": "entry"}}
-        for event in graph.entry]
+        for event in graph.entry
+    ]
     for nid, decl in graph.nodes.items():
-        nodes.append({"data": {
-            "id": nid, "label": nid, "kind": decl.kind,
-            "role": "node" if nid in graph.flow else "context",
-            "context": nid in graph.context,
-            "params": jsonable(decl.params), "timeout_s": decl.timeout_s,
-            "inputs": _ports(decl.cls.input_ports), "outputs": _ports(decl.cls.output_ports),
-            "doc": (decl.cls.__doc__ or "").strip().split("\n")[0],
-        }})
+        nodes.append(
+            {
+                "data": {
+                    "id": nid,
+                    "label": nid,
+                    "kind": decl.kind,
+                    "role": "node" if nid in graph.flow else "context",
+                    "context": nid in graph.context,
+                    "params": jsonable(decl.params),
+                    "timeout_s": decl.timeout_s,
+                    "inputs": _ports(decl.cls.input_ports),
+                    "outputs": _ports(decl.cls.output_ports),
+                    "doc": (decl.cls.__doc__ or "").strip().split("\n")[0],
+                }
+            }
+        )
     edges: list[dict[str, Any]] = []
     for event, refs in graph.entry.items():
         for ref in refs:
-            edges.append({"data": {
-                "id": f"entry:{event}->{ref}", "source": f"entry:{event}", "target": ref.node,
-                "source_port": event, "target_port": ref.port, "label": ref.port}})
+            edges.append(
+                {
+                    "data": {
+                        "id": f"entry:{event}->{ref}",
+                        "source": f"entry:{event}",
+                        "target": ref.node,
+                        "source_port": event,
+                        "target_port": ref.port,
+                        "label": ref.port,
+                    }
+                }
+            )
     for e in graph.edges:
         label = e.src.port if e.src.port == e.dst.port else f"{e.src.port}→{e.dst.port}"
-        edges.append({"data": {
-            "id": str(e), "source": e.src.node, "target": e.dst.node,
-            "source_port": e.src.port, "target_port": e.dst.port, "label": label}})
+        edges.append(
+            {
+                "data": {
+                    "id": str(e),
+                    "source": e.src.node,
+                    "target": e.dst.node,
+                    "source_port": e.src.port,
+                    "target_port": e.dst.port,
+                    "label": label,
+                }
+            }
+        )
     return {"nodes": nodes, "edges": edges}
 
 

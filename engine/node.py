@@ -67,8 +67,19 @@ class RunContext:
         context: context lines assembled from the graph's ``context:`` providers.
     """
 
-    __slots__ = ("_emit", "_llm", "_llm_source", "_tools", "_tools_source", "context",
-                 "graph", "kind", "node", "run_id", "session")
+    __slots__ = (
+        "_emit",
+        "_llm",
+        "_llm_source",
+        "_tools",
+        "_tools_source",
+        "context",
+        "graph",
+        "kind",
+        "node",
+        "run_id",
+        "session",
+    )
 
     def __init__(
         self,

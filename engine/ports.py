@@ -103,4 +103,6 @@ def fits(out_type: Any, in_type: Any) -> bool:
         if not out_args or not in_args:
             return True
         return len(out_args) == len(in_args) and all(map(fits, out_args, in_args))
-    return isinstance(out_type, type) and isinstance(in_type, type) and issubclass(out_type, in_type)
+    return (
+        isinstance(out_type, type) and isinstance(in_type, type) and issubclass(out_type, in_type)
+    )

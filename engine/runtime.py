@@ -56,10 +56,18 @@ class Runtime:
         max_waiting_turns: turns that may queue behind a running one per session.
     """
 
-    def __init__(self, catalog: GraphCatalog, *, store: SessionStore | None = None,
-                 observers: Iterable[Observer] = (), ring_size: int = 5000,
-                 llm: Service | None = None, tools: Service | None = None,
-                 max_history: int = 100, max_waiting_turns: int = 32) -> None:
+    def __init__(
+        self,
+        catalog: GraphCatalog,
+        *,
+        store: SessionStore | None = None,
+        observers: Iterable[Observer] = (),
+        ring_size: int = 5000,
+        llm: Service | None = None,
+        tools: Service | None = None,
+        max_history: int = 100,
+        max_waiting_turns: int = 32,
+    ) -> None:
         self.catalog = catalog
         self.store: SessionStore = store or MemorySessionStore()
         self.ring = RingBuffer(ring_size)
@@ -83,19 +91,31 @@ class Runtime:
                 await self._stop(self._active.pop(sid))
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
-        await self._stack.__aexit__(*exc_info)
+        # Exit the background task group without the body's exception, so that an error
+        # raised inside ``async with Runtime(...)`` reaches the caller as itself rather
+        # than wrapped in an ExceptionGroup (background hooks catch their own errors).
+        await self._stack.__aexit__(None, None, None)
         self._tg = None
         for observer in self.bus.observers:
             observer.close()
 
     # -- events ---------------------------------------------------------------
 
-    def emit(self, session: Session, type: str, data: dict[str, Any] | None = None, *,
-             node: str | None = None, kind: str | None = None, run_id: str = "") -> TraceEvent:
+    def emit(
+        self,
+        session: Session,
+        type: str,
+        data: dict[str, Any] | None = None,
+        *,
+        node: str | None = None,
+        kind: str | None = None,
+        run_id: str = "",
+    ) -> TraceEvent:
         """Emit a session-level trace event (outside any run) and return it."""
         session.seq += 1
-        event = TraceEvent(session.seq, time.time(), session.id, run_id, session.graph, type,
-                           node, kind, data)
+        event = TraceEvent(
+            session.seq, time.time(), session.id, run_id, session.graph, type, node, kind, data
+        )
         self.bus.publish(event)
         return event
 
@@ -149,14 +169,16 @@ class Runtime:
         session = self.session(session_id)
         old, session.graph = session.graph, graph
         self.store.save(session)
-        self.emit(session, "graph.switched",
-                  {"from": old, "to": graph, "elements": to_cytoscape(target)})
+        self.emit(
+            session, "graph.switched", {"from": old, "to": graph, "elements": to_cytoscape(target)}
+        )
         return target
 
     # -- runs -----------------------------------------------------------------
 
-    async def run(self, session_id: str, entry: str, payload: Any, *,
-                  run_id: str | None = None) -> RunResult:
+    async def run(
+        self, session_id: str, entry: str, payload: Any, *, run_id: str | None = None
+    ) -> RunResult:
         """Run one turn: ``payload`` enters the session's graph at ``entry``.
 
         Turns of one session run one after another; turns of different sessions run
@@ -169,16 +191,28 @@ class Runtime:
             NodeRunError: a node failed; the error's ``result`` holds the partial run.
         """
         session = self.session(session_id)
-        lock = self._locks.setdefault(session_id, anyio.Lock())
-        if lock.statistics().tasks_waiting >= self.max_waiting_turns:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            # fast_acquire: an uncontended turn does not yield to the event loop first
+            lock = self._locks[session_id] = anyio.Lock(fast_acquire=True)
+        if lock.locked() and lock.statistics().tasks_waiting >= self.max_waiting_turns:
             raise SessionBusyError(session_id, self.max_waiting_turns)
         async with lock:
             graph = self.catalog.get(session.graph)
             active = await self._instances(session, graph)
             status, result = "finished", None
             try:
-                result = await execute(graph, active.nodes, session, self.bus, entry, payload,
-                                       run_id=run_id, llm=self.llm, tools=self.tools)
+                result = await execute(
+                    graph,
+                    active.nodes,
+                    session,
+                    self.bus,
+                    entry,
+                    payload,
+                    run_id=run_id,
+                    llm=self.llm,
+                    tools=self.tools,
+                )
                 return result
             except NodeRunError as exc:
                 status, result = "failed", exc.result
@@ -189,8 +223,9 @@ class Runtime:
             finally:
                 outputs = jsonable(result.outputs) if result is not None else {}
                 rid = result.run_id if result is not None else (run_id or "")
-                session.add_turn(Turn(rid, graph.name, entry, jsonable(payload), outputs,
-                                      status, time.time()))
+                session.add_turn(
+                    Turn(rid, graph.name, entry, jsonable(payload), outputs, status, time.time())
+                )
                 self.store.save(session)
 
     # -- node instances and their start()/stop() hooks --------------------------
@@ -206,14 +241,22 @@ class Runtime:
         starters = [n for n in active.nodes.values() if type(n).start is not Node.start]
         if starters:
             if self._tg is None:
-                raise RuntimeError(f"graph '{graph.name}' has nodes with start() hooks; "
-                                   "use the runtime as 'async with Runtime(...)'")
+                raise RuntimeError(
+                    f"graph '{graph.name}' has nodes with start() hooks; "
+                    "use the runtime as 'async with Runtime(...)'"
+                )
             await self._tg.start(self._background, session, graph, active, starters)
         return active
 
-    async def _background(self, session: Session, graph: Graph, active: _Active,
-                          starters: list[Node], *,
-                          task_status: anyio.abc.TaskStatus[None]) -> None:
+    async def _background(
+        self,
+        session: Session,
+        graph: Graph,
+        active: _Active,
+        starters: list[Node],
+        *,
+        task_status: anyio.abc.TaskStatus[None],
+    ) -> None:
         with active.scope:
             task_status.started()
             async with anyio.create_task_group() as tg:
@@ -226,14 +269,28 @@ class Runtime:
         def emit(type: str, nid: str | None, k: str | None, data: dict[str, Any] | None) -> None:
             self.emit(session, type, data, node=nid, kind=k)
 
-        ctx = RunContext(node=node.id, kind=kind, run_id="", graph=graph.name, session=session,
-                         context=[], emit=emit, llm=self.llm, tools=self.tools)
+        ctx = RunContext(
+            node=node.id,
+            kind=kind,
+            run_id="",
+            graph=graph.name,
+            session=session,
+            context=[],
+            emit=emit,
+            llm=self.llm,
+            tools=self.tools,
+        )
         try:
             await node.start(ctx)
         except Exception as exc:  # a background hook failing must not end the session
             log.exception("start() of node '%s' failed", node.id)
-            self.emit(session, "node.failed", {"error": f"{type(exc).__name__}: {exc}",
-                                               "hook": "start"}, node=node.id, kind=kind)
+            self.emit(
+                session,
+                "node.failed",
+                {"error": f"{type(exc).__name__}: {exc}", "hook": "start"},
+                node=node.id,
+                kind=kind,
+            )
 
     async def _stop(self, active: _Active) -> None:
         active.scope.cancel()

@@ -63,7 +63,8 @@ class Subscription(Observer):
 
     When the consumer falls behind and the queue is full, new events are dropped and
     counted in ``lost``, so a stalled consumer never slows the engine or grows memory.
-    Iterate with ``async for event in sub`` on the same event loop as the engine.
+    Iterate with ``async for event in sub`` on the same event loop as the engine; use it
+    as a context manager (``with Subscription() as sub``) so both ends get closed.
 
     Args:
         session_id: only events of this session; ``None`` for every session.
@@ -100,9 +101,18 @@ class Subscription(Observer):
         try:
             return await self._receive.receive()
         except anyio.EndOfStream:
+            self._receive.close()
             raise StopAsyncIteration from None
 
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+        self._receive.close()
+
     def close(self) -> None:
+        """End the stream: the consumer receives what is queued, then the end."""
         self._send.close()
 
     def pending(self) -> int:
@@ -127,15 +137,22 @@ class JsonlSink(Observer):
         max_queue: events waiting for the writer at most.
     """
 
-    def __init__(self, directory: str | Path, prefix: str = "cogpipe",
-                 max_bytes: int = 10_000_000, backups: int = 4, max_queue: int = 100_000) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        prefix: str = "cogpipe",
+        max_bytes: int = 10_000_000,
+        backups: int = 4,
+        max_queue: int = 100_000,
+    ) -> None:
         if max_bytes <= 0:
             raise ValueError("max_bytes must be a positive number of bytes")
         self.path = Path(directory) / f"{prefix}.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.dropped = 0
         self._handler = logging.handlers.RotatingFileHandler(
-            self.path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+            self.path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
         self._handler.setFormatter(logging.Formatter("%(message)s"))
         self._queue: queue.Queue[TraceEvent | None] = queue.Queue(max_queue)
         self._thread = threading.Thread(target=self._write, name="cogpipe-jsonl", daemon=True)

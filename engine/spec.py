@@ -16,6 +16,7 @@ A graph file looks like::
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,8 +126,13 @@ def _walk(node: yaml.Node, path: Path, out: LoadedYaml, problems: list[Problem])
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in seen:
-                problems.append(Problem(line, f"duplicate key '{key}'", (
-                    "fix: keep one entry per key; YAML would silently drop the first",)))
+                problems.append(
+                    Problem(
+                        line,
+                        f"duplicate key '{key}'",
+                        ("fix: keep one entry per key; YAML would silently drop the first",),
+                    )
+                )
             seen.add(key)
             out.lines[(*path, key)] = line
             _walk(value_node, (*path, key), out, problems)
@@ -151,8 +157,11 @@ def load_yaml(text: str) -> tuple[LoadedYaml | None, list[Problem]]:
         line = mark.line + 1 if mark else None
         col = f" at column {mark.column + 1}" if mark else ""
         what = exc.problem or exc.context or "syntax error"
-        return None, [Problem(line, f"invalid YAML{col}: {what}", (
-            "fix: check indentation, colons after keys, and matching quotes/brackets",))]
+        details = []
+        if exc.context and exc.context_mark and exc.problem_mark:
+            details.append(f"{exc.context} that starts on line {exc.context_mark.line + 1}")
+        details.append("fix: check indentation, colons after keys, and matching quotes/brackets")
+        return None, [Problem(line, f"invalid YAML{col}: {what}", tuple(details))]
     except yaml.YAMLError as exc:
         return None, [Problem(None, f"invalid YAML: {exc}")]
     loaded = LoadedYaml(data)
@@ -176,8 +185,14 @@ def _schema_problem(err: Any, loaded: LoadedYaml) -> Problem:
         parent = loc[:-1]
         key = "*" if len(parent) == 2 and parent[0] == "nodes" else None
         allowed = _ALLOWED.get(parent if key is None else (parent[0], key), [])
-        return Problem(line, f"unknown key '{loc[-1]}' at {where}", (
-            f"allowed keys here: {', '.join(allowed)}",))
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        guess = f". Did you mean '{close[0]}'?" if close else ""
+        place = "in " + ".".join(map(str, parent)) if parent else "at the top level"
+        return Problem(
+            line,
+            f"unknown key '{loc[-1]}' {place}{guess}",
+            (f"allowed keys here: {', '.join(allowed)}",),
+        )
     if err["type"] == "missing":
         return Problem(line, f"missing required key '{loc[-1]}' at {where}")
     got = type(err.get("input")).__name__
@@ -192,8 +207,13 @@ def parse_spec(loaded: LoadedYaml) -> tuple[GraphSpec | None, list[Problem]]:
     """
     if not isinstance(loaded.data, dict):
         kind = "empty" if loaded.data is None else type(loaded.data).__name__
-        return None, [Problem(1, f"a graph file must be a mapping, got {kind}", (
-            "fix: start with 'name:', 'entry:', 'nodes:' and 'edges:' keys",))]
+        return None, [
+            Problem(
+                1,
+                f"a graph file must be a mapping, got {kind}",
+                ("fix: start with 'name:', 'entry:', 'nodes:' and 'edges:' keys",),
+            )
+        ]
     try:
         return GraphSpec.model_validate(loaded.data), []
     except ValidationError as exc:

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
-__all__ = ["EventBus", "Observer", "PortValue", "TraceEvent", "preview", "wire"]
+__all__ = ["EventBus", "Observer", "TraceEvent", "preview"]
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +54,12 @@ class TraceEvent(NamedTuple):
     duration_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the event as plain JSON data, port values shown as previews."""
-        out = self._asdict()
-        if self.data is not None:
-            out["data"] = wire(self.data)
-        return out
+        """Return the event as a plain dict (the JSON wire format)."""
+        return self._asdict()
 
     def to_json(self) -> str:
         """Return the event as one line of JSON (non-JSON values become strings)."""
-        return _dumps(self.to_dict())
+        return _dumps(self._asdict())
 
 
 class Observer:
@@ -102,42 +99,6 @@ class EventBus:
                 log.exception("trace observer %r failed on %s", observer, event.type)
 
 
-class PortValue:
-    """A value that passed through a port, inside an event's ``data``.
-
-    The event keeps the object itself; its text preview is made (once) only when an
-    observer serialises the event, so tracing costs nothing per value unless someone
-    reads it. Values that flow between nodes are shared, not copied: nodes must not
-    mutate their inputs.
-    """
-
-    __slots__ = ("_text", "value")
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-        self._text: str | None = None
-
-    def preview(self) -> str:
-        """Return the value as short JSON text (see :func:`preview`)."""
-        if self._text is None:
-            self._text = preview(self.value)
-        return self._text
-
-    def __repr__(self) -> str:
-        return f"PortValue({self.preview()})"
-
-
-def wire(data: Any) -> Any:
-    """Return ``data`` with every :class:`PortValue` replaced by its preview text."""
-    if isinstance(data, PortValue):
-        return data.preview()
-    if isinstance(data, dict):
-        return {k: wire(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [wire(v) for v in data]
-    return data
-
-
 def _default(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", exclude_none=True)
@@ -151,9 +112,15 @@ _dumps = json.JSONEncoder(default=str, separators=(",", ":")).encode
 
 def preview(value: Any, limit: int = 200) -> str:
     """Return a short JSON text of a port value for the HUD (at most ``limit`` chars;
-    strings are shown as they are, pydantic models as their JSON data)."""
+    strings are shown as they are, pydantic models as their JSON data).
+
+    Events carry previews, not the values themselves: the ring then holds only short
+    strings (bounded memory, and nothing for the garbage collector to scan) and a node
+    that mutates a value later cannot rewrite history."""
     if type(value) is str:
         text = value
+    elif isinstance(value, BaseModel):
+        text = value.model_dump_json(exclude_none=True)
     else:
         try:
             text = _encode(value)

@@ -1,0 +1,11 @@
+"""Shared pytest set-up: anyio on asyncio for every async test."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Run async tests and fixtures on asyncio (the backend uvicorn and the server use)."""
+    return "asyncio"
