@@ -1,0 +1,47 @@
+# cogpipe — the two front-door commands are `make run` and `make test`.
+# Each one sets up what it needs on a fresh clone: a venv with the project installed,
+# the HUD's npm packages, and (for tests) Debian's Chromium for Playwright.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := frontend/node_modules/.installed
+CHROMIUM_PATH ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export CHROMIUM_PATH
+
+.PHONY: run test setup chromium bench lint clean
+
+run: setup ## start the server with the default graph and the HUD on http://127.0.0.1:8000
+	$(BIN)/cogpipe serve $(ARGS)
+
+test: setup chromium ## run the whole test suite (engine, nodes, server, browser)
+	$(BIN)/pytest $(ARGS)
+
+setup: $(PY_STAMP) $(NPM_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --config-settings editable_mode=compat -e '.[test]'
+	touch $@
+
+$(NPM_STAMP): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+chromium: ## Debian's Chromium for Playwright (Playwright cannot download browsers here)
+	@[ -x "$(CHROMIUM_PATH)" ] || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+bench: setup ## print the engine and HUD benchmarks
+	$(BIN)/python bench/engine_overhead.py
+	$(BIN)/python bench/hud_fanout.py
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check engine
+
+clean:
+	rm -rf $(VENV) frontend/node_modules var test-results
