@@ -26,6 +26,7 @@ import anyio
 from pydantic import BaseModel
 
 from engine import GraphCatalog, Node, Registry, Runtime, load_graph_text
+from engine.config import tune_gc
 
 
 class Step(Node, register=False):
@@ -181,8 +182,10 @@ async def concurrency_wall(rt: Runtime, rounds: int) -> dict[str, float]:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    async with Runtime(catalog(), ring_size=5000) as rt:
-        figures: dict[str, Any] = {}
+    if not args.default_gc:
+        tune_gc()  # what `cogpipe serve` does at start-up
+    async with Runtime(catalog(), ring_size=args.ring) as rt:
+        figures: dict[str, Any] = {"gc": "default" if args.default_gc else "tuned"}
         figures |= await sequential(rt, args.runs)
         figures |= await concurrent(rt, args.concurrent, args.rounds)
         figures |= await concurrency_wall(rt, args.rounds)
@@ -200,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrent", type=int, default=1000, help="runs started at once (default 1000)"
     )
     parser.add_argument("--rounds", type=int, default=7, help="rounds of the concurrent tests")
+    parser.add_argument("--ring", type=int, default=2000,
+                        help="trace events kept per session (the server's default: 2000)")
+    parser.add_argument("--default-gc", action="store_true",
+                        help="keep CPython's default GC thresholds (serve tunes them)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     figures = anyio.run(main_async, args)

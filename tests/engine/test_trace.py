@@ -56,10 +56,10 @@ async def test_event_order_for_a_small_graph() -> None:
     assert [e.seq for e in run.events] == list(range(1, len(run.events) + 1))
     assert all(e.run_id == run.result.run_id for e in run.events[1:])  # type: ignore[union-attr]
     finished = run.events[3]
-    assert finished.data == {"outputs": {"out": '{"text": "go"}'}}
+    assert finished.data == {"outputs": {"out": '{"text":"go"}'}}
     assert finished.duration_ms is not None and finished.duration_ms >= 0
-    assert run.events[4].data == {"from": "source.out", "to": "step.x", "preview": '{"text": "go"}'}
-    assert run.events[5].data == {"inputs": {"x": '{"text": "go"}'}}
+    assert run.events[4].data == {"from": "source.out", "to": "step.x", "preview": '{"text":"go"}'}
+    assert run.events[5].data == {"inputs": {"x": '{"text":"go"}'}}
 
 
 async def test_events_serialise_to_json_lines() -> None:
