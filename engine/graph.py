@@ -408,7 +408,10 @@ class _Builder:
                 if port.required and (nid, port.name) not in fed:
                     starved.add(nid)
                     self.missing_input(nid, decl, port, nx.descendants(intent, nid))
-        for cycle in nx.simple_cycles(dag):
+        order = {nid: i for i, nid in enumerate(self.spec.nodes)}
+        for cycle in sorted(nx.simple_cycles(dag), key=lambda c: sorted(map(order.get, c))):
+            first = min(range(len(cycle)), key=lambda i: order[cycle[i]])
+            cycle = cycle[first:] + cycle[:first]  # start at the node written first
             ring = [*cycle, cycle[0]]
             line = (
                 min(

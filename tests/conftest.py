@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# The OpenAI-compatible test server fixtures (openai_server, openai_server_session).
+pytest_plugins = ["tests.helpers.openai_server"]
+
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:

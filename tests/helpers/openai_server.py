@@ -1,0 +1,355 @@
+"""An OpenAI-compatible HTTP server on 127.0.0.1 for tests, answering from an OfflineModel.
+
+It speaks the OpenAI chat-completions protocol over real HTTP (uvicorn in a background
+thread): ``POST /v1/chat/completions`` as plain JSON or ``stream: true`` server-sent
+events (tool calls and ``json_schema`` response formats included) and
+``GET /v1/models``. Every request is recorded (method, path, headers, JSON body).
+Unscripted requests are answered by an :class:`~engine.offline.OfflineModel`, so whole
+conversations work; a test scripts the next answers or failures::
+
+    def test_retries(openai_server):
+        openai_server.fail(500, times=3)
+        ...
+        assert len(openai_server.chat_requests) == 3
+
+Use the ``openai_server`` fixture (one server per test session, reset for every test;
+``pytest_plugins = ["tests.helpers.openai_server"]`` in the root conftest, or importing
+``openai_server_fixture`` and ``openai_server_session_fixture``, makes it available),
+:func:`client_for` to build an :class:`~engine.llm.LLMClient` pointed at it, and
+:func:`llm_context` for a run context whose ``ctx.llm`` uses that client.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from engine.llm import LLMClient, LLMConfig
+from engine.node import RunContext
+from engine.offline import OfflineModel
+from engine.session import Session
+
+__all__ = [
+    "Event",
+    "OpenAITestServer",
+    "RecordedRequest",
+    "client_for",
+    "events_of",
+    "llm_context",
+    "openai_server_fixture",
+    "openai_server_session_fixture",
+]
+
+Event = tuple[str, str, str, dict[str, Any] | None]
+"""A recorded trace event: ``(type, node, kind, data)``."""
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the server received: ``headers`` has lower-case names, ``body`` is
+    the parsed JSON (``None`` for an empty or non-JSON body)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class _Step:
+    """One scripted answer: ``kind`` is text, json, tool_calls, fail, delay or break."""
+
+    kind: str
+    value: Any = None
+    times: int = 1
+    status: int = 500
+
+
+class _BrokenStreamError(RuntimeError):
+    """Raised inside a scripted broken stream so the server drops the connection."""
+
+
+class OpenAITestServer:
+    """A real OpenAI-compatible HTTP server for tests (start with ``with``).
+
+    Args:
+        model: answers unscripted requests (default: an OfflineModel without delays).
+        api_key: when set, requests must carry ``Authorization: Bearer <api_key>``,
+            else they get HTTP 401.
+
+    Attributes:
+        url: ``http://127.0.0.1:<port>`` once started (append ``/v1`` for the SDK).
+        requests: every request received, in order.
+    """
+
+    def __init__(self, model: OfflineModel | None = None, *, api_key: str | None = None) -> None:
+        self.model = model or OfflineModel(chunk_delay_s=0.0)
+        self.api_key = api_key
+        self.url = ""
+        self.requests: list[RecordedRequest] = []
+        self._script: deque[_Step] = deque()
+        self._lock = threading.Lock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+            ]
+        )
+
+    # -- scripting ---------------------------------------------------------------------
+
+    def reply_text(self, text: str, *, times: int = 1) -> None:
+        """Answer the next ``times`` chat requests with ``text`` as the content."""
+        self._push(_Step("text", text, times))
+
+    def reply_json(self, obj: dict[str, Any], *, times: int = 1) -> None:
+        """Answer with ``obj`` as JSON content (a structured output)."""
+        self._push(_Step("json", obj, times))
+
+    def reply_invalid_json(self, *, times: int = 1) -> None:
+        """Answer with content that is not JSON (for structured requests)."""
+        self._push(_Step("text", '{"answer": "cut off', times))
+
+    def reply_tool_calls(
+        self, calls: list[dict[str, Any]], *, content: str | None = None, times: int = 1
+    ) -> None:
+        """Answer with tool calls: ``[{"name": ..., "arguments": {...} or "raw text"}]``."""
+        self._push(_Step("tool_calls", {"tool_calls": calls, "content": content}, times))
+
+    def fail(self, status: int = 500, message: str = "scripted failure", *, times: int = 1) -> None:
+        """Answer with HTTP ``status`` and an OpenAI error body; the response carries
+        ``retry-after-ms: 1`` so SDK retries happen at once."""
+        self._push(_Step("fail", message, times, status))
+
+    def delay(self, seconds: float, *, times: int = 1) -> None:
+        """Wait ``seconds`` before answering normally (stops waiting if the client leaves)."""
+        self._push(_Step("delay", seconds, times))
+
+    def break_stream(self, after_chunks: int = 2, *, stall_s: float = 0.0, times: int = 1) -> None:
+        """Stream ``after_chunks`` chunks of the normal answer, then go silent for
+        ``stall_s`` seconds (or until the client leaves), then drop the connection."""
+        self._push(_Step("break", (after_chunks, stall_s), times))
+
+    def reset(self) -> None:
+        """Forget recorded requests and unused scripted steps."""
+        with self._lock:
+            self.requests.clear()
+            self._script.clear()
+
+    def _push(self, step: _Step) -> None:
+        with self._lock:
+            self._script.append(step)
+
+    def _pop(self) -> _Step | None:
+        with self._lock:
+            if not self._script:
+                return None
+            step = self._script[0]
+            step.times -= 1
+            if step.times <= 0:
+                self._script.popleft()
+            return step
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        """The ``/v1/chat/completions`` requests received, in order."""
+        with self._lock:
+            return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    async def _record(self, request: Request) -> RecordedRequest:
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        rec = RecordedRequest(request.method, request.url.path, dict(request.headers), body)
+        with self._lock:
+            self.requests.append(rec)
+        return rec
+
+    def _unauthorized(self, rec: RecordedRequest) -> Response | None:
+        if self.api_key is None or rec.headers.get("authorization") == f"Bearer {self.api_key}":
+            return None
+        return _error(401, "Incorrect API key provided.", retry=False)
+
+    async def _models(self, request: Request) -> Response:
+        rec = await self._record(request)
+        return self._unauthorized(rec) or JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": self.model.model_name,
+                        "object": "model",
+                        "created": 0,
+                        "owned_by": "test",
+                    }
+                ],
+            }
+        )
+
+    async def _chat(self, request: Request) -> Response:
+        rec = await self._record(request)
+        denied = self._unauthorized(rec)
+        if denied is not None:
+            return denied
+        body = rec.body
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return _error(400, "request body must be JSON with a 'messages' list", retry=False)
+        step = self._pop()
+        if step is not None and step.kind == "fail":
+            return _error(step.status, step.value)
+        if step is not None and step.kind == "delay" and await _wait(request, step.value):
+            return Response(status_code=499)  # the client went away; nobody reads this
+        purpose = rec.headers.get("x-cogpipe-purpose")
+        try:
+            if step is not None and step.kind in ("text", "json", "tool_calls"):
+                completion = self.model.completion(step.value, body)
+            else:
+                completion = self.model.respond(body, purpose)
+        except Exception as exc:
+            return _error(500, f"responder failed: {type(exc).__name__}: {exc}", retry=False)
+        if not body.get("stream"):
+            return JSONResponse(completion)
+        usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        limit = step.value if step is not None and step.kind == "break" else None
+        return StreamingResponse(
+            self._sse(completion, usage, limit), media_type="text/event-stream"
+        )
+
+    async def _sse(
+        self, completion: dict[str, Any], usage: bool, limit: tuple[int, float] | None
+    ) -> AsyncIterator[bytes]:
+        sent = 0
+        async for line in self.model.sse(completion, usage):
+            if limit is not None and sent >= limit[0]:
+                # Starlette cancels this generator when the client disconnects
+                await anyio.sleep(limit[1])
+                raise _BrokenStreamError("scripted broken stream")
+            sent += 1
+            yield line
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start serving on a free port of 127.0.0.1; return once it accepts requests."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        config = uvicorn.Config(
+            self.app,
+            log_config=None,
+            log_level="critical",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name=f"openai-test-server{self.url[16:]}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"OpenAI test server on {self.url} did not start")
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        """Stop serving and wait for the server thread (at most 10 s)."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> OpenAITestServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+
+async def _wait(request: Request, seconds: float) -> bool:
+    """Sleep up to ``seconds``; return True as soon as the client disconnects."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await request.is_disconnected():
+            return True
+        await anyio.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
+    return False
+
+
+def _error(status: int, message: str, retry: bool | None = None) -> JSONResponse:
+    headers = {"retry-after-ms": "1"}
+    if retry is not None:
+        headers["x-should-retry"] = str(retry).lower()
+    return JSONResponse(
+        {"error": {"message": message, "type": "test_error", "param": None, "code": None}},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def client_for(server: OpenAITestServer, **config: Any) -> LLMClient:
+    """Return an (unopened) LLMClient pointed at ``server``; ``config`` overrides
+    :class:`LLMConfig` fields (``timeout_s``, ``max_retries``, ``models`` ...)."""
+    return LLMClient(LLMConfig(**{"base_url": server.url + "/v1", "api_key": "test", **config}))
+
+
+def llm_context(llm: LLMClient, kind: str = "test_v1") -> tuple[RunContext, list[Event]]:
+    """Return a run context for node ``n`` of ``kind`` whose ``ctx.llm`` binds ``llm``,
+    and the list its trace events are appended to."""
+    events: list[Event] = []
+    ctx = RunContext(
+        node="n",
+        kind=kind,
+        run_id="r1",
+        graph="g",
+        session=Session(id="s", graph="g"),
+        context=[],
+        emit=lambda type_, node, kind_, data: events.append((type_, node, kind_, data)),
+        llm=llm,
+    )
+    return ctx, events
+
+
+def events_of(events: list[Event], type_: str) -> list[dict[str, Any]]:
+    """Return the ``data`` of every recorded event of ``type_``, in order."""
+    return [data or {} for t, _, _, data in events if t == type_]
+
+
+@pytest.fixture(scope="session", name="openai_server_session")
+def openai_server_session_fixture() -> Iterator[OpenAITestServer]:
+    """One started :class:`OpenAITestServer` for the whole test session."""
+    with OpenAITestServer() as server:
+        yield server
+
+
+@pytest.fixture(name="openai_server")
+def openai_server_fixture(openai_server_session: OpenAITestServer) -> OpenAITestServer:
+    """The session's :class:`OpenAITestServer`, with no recorded requests and no script."""
+    openai_server_session.reset()
+    return openai_server_session
