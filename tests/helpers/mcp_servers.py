@@ -1,0 +1,160 @@
+"""MCP test servers, and helpers to start them from tests.
+
+Run as a script, this module is a tiny stdio MCP server (mcp 2.x ``MCPServer``) with
+tools that misbehave on purpose::
+
+    python tests/helpers/mcp_servers.py [--name NAME] [--odd-names]
+
+Tools: ``echo(text)``, ``add(a, b)``, ``pid()``, ``fail(message)`` (a tool error),
+``sleep(seconds)``, ``crash()`` (the process exits mid-call) and ``crash_once(marker)``
+(exits the first time, i.e. while ``marker`` does not exist yet, then works). With
+``--odd-names`` it also serves ``files.read`` and a tool with a 90-character name:
+valid MCP names that are not valid OpenAI function names.
+
+Imported, it offers :func:`helper_server_config`, :func:`free_port` and
+:func:`http_server`, which starts a streamable HTTP server as a subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.tools import ToolServerConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).resolve()
+
+
+LONG_NAME = "summarise_" + "very_" * 15 + "long_tool_name"
+
+
+def helper_server_config(
+    name: str = "helper", *, odd_names: bool = False, **kwargs: Any
+) -> ToolServerConfig:
+    """Return the stdio config that runs this module's test server under ``name``."""
+    from engine.tools import ToolServerConfig
+
+    command = [sys.executable, str(SCRIPT), "--name", name]
+    return ToolServerConfig(name=name, command=command + ["--odd-names"] * odd_names, **kwargs)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def http_server(args: list[str], port: int, timeout_s: float = 20.0) -> Iterator[str]:
+    """Run ``python <args>`` (a server listening on ``port``) and yield its MCP URL.
+
+    Waits until the port accepts connections; stops the process afterwards.
+
+    Raises:
+        RuntimeError: the process exited or did not listen within ``timeout_s``.
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a full pipe would block it
+        proc = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors
+        )
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not _listening(port):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    errors.seek(0)
+                    text = errors.read().decode(errors="replace")[-2000:]
+                    raise RuntimeError(f"MCP server {args} did not start: {text}")
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}/mcp"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _serve(name: str, odd_names: bool) -> None:
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer(name, log_level="WARNING")
+
+    @server.tool()
+    def echo(text: str) -> str:
+        """Return the text unchanged."""
+        return text
+
+    @server.tool()
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    @server.tool()
+    def pid() -> int:
+        """Return this server's process id."""
+        return os.getpid()
+
+    _add_failing_tools(server)
+    if odd_names:
+        server.add_tool(
+            lambda path: f"read {path}", name="files.read", description="Pretend to read a file."
+        )
+        server.add_tool(lambda: "long", name=LONG_NAME, description="A tool with a long name.")
+    server.run()
+
+
+def _add_failing_tools(server: Any) -> None:
+    import anyio
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    @server.tool()
+    def fail(message: str) -> str:
+        """Report a tool error with the given message."""
+        raise ToolError(message)
+
+    @server.tool()
+    async def sleep(seconds: float) -> str:
+        """Sleep, then say so."""
+        await anyio.sleep(seconds)
+        return f"slept {seconds}"
+
+    @server.tool()
+    def crash() -> str:
+        """Exit the server process in the middle of the call."""
+        print("crash tool called: exiting with status 1", file=sys.stderr, flush=True)
+        os._exit(1)
+
+    @server.tool()
+    def crash_once(marker: str) -> str:
+        """Exit the process if ``marker`` does not exist yet (creating it), else work."""
+        if not os.path.exists(marker):
+            Path(marker).touch()
+            os._exit(1)
+        return "survived"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="MCP test server for cogpipe's tests")
+    parser.add_argument("--name", default="helper")
+    parser.add_argument("--odd-names", action="store_true")
+    args = parser.parse_args()
+    _serve(args.name, args.odd_names)
