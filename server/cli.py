@@ -236,13 +236,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     return serve(args, settings)
 
 
-def cmd_demo_db(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    """Run the demo SQLite MCP tool server (stdio or streamable HTTP)."""
-    from server import demo_db
-
-    return demo_db.main(args.demo_args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``cogpipe`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -278,19 +271,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("demo-db", help="run the demo SQLite MCP tool server", add_help=False)
-    p.add_argument(
-        "demo_args",
-        nargs=argparse.REMAINDER,
-        help="arguments for the demo server (try: cogpipe demo-db --help)",
-    )
-    p.set_defaults(func=cmd_demo_db)
+    # main() hands demo-db's arguments to the demo server's own parser; listed for --help
+    sub.add_parser("demo-db", help="run the demo SQLite MCP tool server (see demo-db --help)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the ``cogpipe`` command; return the exit status."""
     out = out or sys.stdout
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo-db"]:  # its options belong to the demo server's own parser
+        from server import demo_db
+
+        return demo_db.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.load()
