@@ -17,7 +17,8 @@ from .errors import (
 )
 from .executor import RunResult, execute
 from .export import to_cytoscape, to_mermaid
-from .graph import Graph, NodeDecl, load_graph, load_graph_text
+from .graph import Graph, NodeDecl
+from .loader import load_graph, load_graph_text
 from .node import Node, RunContext
 from .ports import Port, fits, type_name
 from .registry import Registry, default_registry

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GraphValidationError, Problem, UnknownGraphError
-from .graph import Graph, load_graph
+from .graph import Graph
+from .loader import load_graph
 from .registry import Registry, default_registry
 
 __all__ = ["CatalogEntry", "GraphCatalog"]

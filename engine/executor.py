@@ -18,21 +18,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import anyio
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from .errors import NodeRunError, UnknownEntryError
 from .graph import Graph
 from .node import Node, RunContext, Service
+from .plan import Plan, Step, plan_of
 from .session import Session
 from .trace import EventBus, TraceEvent, preview
 
-__all__ = ["Plan", "RunResult", "execute", "plan_of"]
+__all__ = ["RunResult", "execute"]
 
 _WAITING, _RUNNING, _DONE, _SKIPPED, _FAILED = range(5)
 
@@ -62,110 +61,6 @@ class RunResult:
     skipped: list[str] = field(default_factory=list)
     error: str | None = None
     duration_ms: float = 0.0
-
-
-class _Step:
-    """What the executor needs to know about one flow node, looked up once per graph."""
-
-    __slots__ = (
-        "cls",
-        "id",
-        "kind",
-        "make_inputs",
-        "optional",
-        "required",
-        "routes",
-        "sources",
-        "timeout_s",
-    )
-
-    def __init__(self, graph: Graph, nid: str) -> None:
-        decl = graph.nodes[nid]
-        self.id, self.kind, self.cls, self.timeout_s = nid, decl.kind, decl.cls, decl.timeout_s
-        ports = decl.cls.input_ports
-        self.required = [p for p, d in ports.items() if d.required]
-        self.optional = [p for p, d in ports.items() if not d.required]
-        self.sources = dict.fromkeys(ports, 0)
-        self.make_inputs = trusted_constructor(decl.cls.Inputs)
-        # port -> (result key "node.port", [(dst id, dst port, "dst.port")])
-        self.routes: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
-            p: (f"{nid}.{p}", []) for p in decl.cls.output_ports
-        }
-
-
-class Plan:
-    """Per-graph lookup tables for the executor, computed once per graph."""
-
-    def __init__(self, graph: Graph) -> None:
-        self.graph = graph
-        self.steps = {nid: _Step(graph, nid) for nid in graph.order if nid in graph.flow}
-        for e in graph.edges:
-            if e.src.node in self.steps:
-                self.steps[e.src.node].routes[e.src.port][1].append(
-                    (e.dst.node, e.dst.port, str(e.dst))
-                )
-                self.steps[e.dst.node].sources[e.dst.port] += 1
-        for refs in graph.entry.values():
-            for ref in refs:
-                self.steps[ref.node].sources[ref.port] += 1
-
-    @cached_property
-    def adapters(self) -> dict[tuple[str, str], TypeAdapter[Any]]:
-        """Validators for payloads entering at entry ports."""
-        return {
-            (r.node, r.port): TypeAdapter(self.graph.nodes[r.node].cls.input_ports[r.port].type)
-            for refs in self.graph.entry.values()
-            for r in refs
-        }
-
-
-_IMMUTABLE = (type(None), bool, int, float, str, bytes, tuple, frozenset)
-
-
-def trusted_constructor(model: type[BaseModel]) -> Callable[[dict[str, Any]], BaseModel]:
-    """Return a function building ``model`` from already-validated values, like
-    ``model.model_construct(**values)`` but about twice as fast.
-
-    Port values were validated when the upstream node built its ``Outputs``, so inputs
-    need no second validation. The fast path covers plain models (no aliases, factories,
-    extras, private attributes or mutable defaults); others use ``model_construct``.
-    """
-    fields = model.model_fields
-    plain = (
-        not model.__pydantic_post_init__
-        and not model.__private_attributes__
-        and model.model_config.get("extra") != "allow"
-        and all(
-            f.alias is None
-            and f.validation_alias is None
-            and f.default_factory is None
-            and isinstance(f.default, _IMMUTABLE)
-            for f in fields.values()
-            if not f.is_required()
-        )
-    )
-    if not plain:
-        return lambda values: model.model_construct(**values)
-    defaults = {n: f.default for n, f in fields.items() if not f.is_required()}
-    new, setattr_ = model.__new__, object.__setattr__
-
-    def construct(values: dict[str, Any]) -> BaseModel:
-        instance = new(model)
-        setattr_(instance, "__dict__", {**defaults, **values})
-        setattr_(instance, "__pydantic_fields_set__", set(values))
-        setattr_(instance, "__pydantic_extra__", None)
-        setattr_(instance, "__pydantic_private__", None)
-        return instance
-
-    return construct
-
-
-def plan_of(graph: Graph) -> Plan:
-    """Return the (cached) :class:`Plan` of ``graph``."""
-    plan = graph.__dict__.get("_plan")
-    if plan is None:
-        plan = graph.__dict__["_plan"] = Plan(graph)
-    return plan
 
 
 async def execute(
@@ -342,7 +237,7 @@ class _Run:
                 fed.append((ref.node, ref.port, value))
         return fed
 
-    def start(self, fed: list[tuple[str, str, Any]]) -> list[_Step]:
+    def start(self, fed: list[tuple[str, str, Any]]) -> list[Step]:
         """Feed the entry ports, compute context lines, return the first ready nodes."""
         for nid, port, value in fed:
             self.pending[nid][port] -= 1
@@ -354,12 +249,12 @@ class _Run:
                 self.context.extend(self.instances[nid].context(self.session))
             except Exception as exc:
                 raise NodeRunError(nid, self.graph.nodes[nid].kind, exc) from exc
-        ready: list[_Step] = []
+        ready: list[Step] = []
         for step in self.plan.steps.values():
             self.check(step, ready)
         return ready
 
-    def check(self, step: _Step, ready: list[_Step]) -> None:
+    def check(self, step: Step, ready: list[Step]) -> None:
         """Decide whether a waiting node is ready, must be skipped, or keeps waiting."""
         nid = step.id
         if self.status[nid] != _WAITING:
@@ -381,18 +276,18 @@ class _Run:
         self.status[nid] = _RUNNING
         ready.append(step)
 
-    def skip(self, step: _Step, reason: str, ready: list[_Step]) -> None:
+    def skip(self, step: Step, reason: str, ready: list[Step]) -> None:
         self.status[step.id] = _SKIPPED
         self.result.skipped.append(step.id)
         self.emit("node.skipped", step.id, step.kind, {"reason": reason})
         self.route(step, {}, {}, ready)
 
     def route(
-        self, step: _Step, fired: dict[str, Any], shown: dict[str, str], ready: list[_Step]
+        self, step: Step, fired: dict[str, Any], shown: dict[str, str], ready: list[Step]
     ) -> None:
         """Deliver a node's fired outputs (every other port counts as empty; ``shown``
         holds their previews) and collect the nodes that became ready."""
-        touched: list[_Step] = []
+        touched: list[Step] = []
         steps, values, pending = self.plan.steps, self.values, self.pending
         ports, emit = self.result.ports, self.emit
         for port, (key, targets) in step.routes.items():
@@ -415,7 +310,7 @@ class _Run:
         for dst_step in touched:
             self.check(dst_step, ready)
 
-    async def drive(self, step: _Step) -> None:
+    async def drive(self, step: Step) -> None:
         """Run ``step``'s node, then keep running one of the nodes it made ready in this
         task and hand the others to new tasks in the run's task group."""
         while True:
@@ -426,7 +321,7 @@ class _Run:
                 self.tg.start_soon(self.drive, other)  # type: ignore[union-attr]
             step = ready[0]
 
-    async def run_node(self, step: _Step) -> list[_Step]:
+    async def run_node(self, step: Step) -> list[Step]:
         nid, kind = step.id, step.kind
         self.emit("node.started", nid, kind, {"inputs": self.shown[nid]})
         ctx = RunContext(
@@ -462,7 +357,7 @@ class _Run:
         self.result.executed.append(nid)
         shown = {port: preview(value) for port, value in fired.items()}
         self.emit("node.finished", nid, kind, {"outputs": shown}, _ms(t0))
-        ready: list[_Step] = []
+        ready: list[Step] = []
         self.route(step, fired, shown, ready)
         return ready
 

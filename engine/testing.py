@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from .catalog import GraphCatalog
 from .executor import RunResult
-from .graph import Graph, load_graph_text
+from .graph import Graph
+from .loader import load_graph_text
 from .node import Node, RunContext, Service
 from .registry import Registry
 from .runtime import Runtime
