@@ -168,9 +168,9 @@ class LiveTrace:
                 )
             case "run.finished" | "run.failed" | "run.cancelled":
                 return f"{event.type} in {event.duration_ms:.1f} ms {data.get('error', '')}"
-            case "sensor.flag" | "memory.updated" | "graph.switched":
-                return f"  {event.type} {json.dumps(data)[:160]}"
-        return None
+            case "edge.fired" | "llm.request":
+                return None
+        return f"  {event.type} {json.dumps(data, default=str)[:160]}"  # e.g. sensor.flag
 
     def line(self, at: float, text: str) -> None:
         print(f"{at:8.1f} ms  {text}", file=self.out)
