@@ -1,0 +1,447 @@
+"""The HUD in a real Chromium against the real server (offline model, demo SQLite tools).
+
+Each scenario saves what the page looked like to ``test-results/hud/<scenario>.png``.
+Assertions are about what a person sees: text, visible elements, the colours the graph
+draws (read through ``window.__hud``, documented in ``frontend/js/main.js``, because the
+graph is a canvas).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from playwright.sync_api import Locator, Page, expect
+from pydantic import BaseModel
+
+from engine import Node, Registry, RunContext, load_graph_text
+
+from .conftest import LiveServer, RestartableServer
+
+V2_NODES = ["input", "director", "thinker", "interpreter", "output", "ui", "memorizer", "sensor"]
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def shot(page: Page, screenshot_dir: Path, name: str) -> None:
+    page.wait_for_timeout(300)  # let the graph's colour transitions settle
+    page.screenshot(path=str(screenshot_dir / f"{name}.png"))
+
+
+def session_id(page: Page) -> str:
+    return str(page.evaluate("window.__hud.session()"))
+
+
+def node(page: Page, node_id: str) -> dict[str, Any] | None:
+    """What the graph draws for a node: state, colours, position (None if not drawn)."""
+    return page.evaluate("id => window.__hud.node(id)", node_id)
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.05)
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_test_id("chat-input")
+    box.fill(text)
+    box.press("Enter")
+
+
+def answer(page: Page, text: str, nth: int = 0) -> Locator:
+    """Send ``text`` and return the ``nth`` answer once it is complete."""
+    send(page, text)
+    done = page.locator('[data-testid="chat-assistant"].final').nth(nth)
+    expect(done).to_be_visible()
+    return done
+
+
+def expect_node(page: Page, node_id: str, state: str, colour: str, timeout: float = 10.0) -> None:
+    """Wait until the graph draws ``node_id`` in ``state`` with fill ``colour`` (colour
+    changes are animated, so the fill settles a moment after the state)."""
+    deadline = time.monotonic() + timeout
+    while (drawn := node(page, node_id)) is None or (drawn["state"], drawn["background"]) != (
+        state,
+        colour,
+    ):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{node_id} should be drawn {state} in {colour}: {drawn}")
+        time.sleep(0.05)
+
+
+def legend_colour(page: Page, state: str) -> str:
+    """The legend swatch's fill for ``state``, as cytoscape writes colours (no spaces)."""
+    colour = page.locator(f".legend .sw.{state}").evaluate(
+        "el => getComputedStyle(el).backgroundColor"
+    )
+    return str(colour).replace(" ", "")
+
+
+def click_node(page: Page, node_id: str) -> None:
+    drawn = node(page, node_id)
+    assert drawn is not None, f"node {node_id} is not drawn"
+    box = page.get_by_test_id("graph").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + drawn["x"], box["y"] + drawn["y"])
+
+
+def session_state(server: LiveServer, sid: str) -> dict[str, Any]:
+    return httpx2.get(f"{server.url}/api/sessions/{sid}").json()
+
+
+@contextmanager
+def slow_model(server: LiveServer, seconds_per_chunk: float) -> Iterator[None]:
+    """Stream the offline model's answers slowly, so a run lasts long enough to act mid-run."""
+    offline = server.app.state.runtime.llm.offline
+    before = offline.chunk_delay_s
+    offline.chunk_delay_s = seconds_per_chunk
+    try:
+        yield
+    finally:
+        offline.chunk_delay_s = before
+
+
+class Relay(Node, register=False):
+    """Passes the text on (a throwaway kind, registered only in the graph below)."""
+
+    kind = "e2e_relay"
+
+    class Inputs(BaseModel):
+        text: str
+
+    class Outputs(BaseModel):
+        text: str | None = None
+
+    async def run(self, inputs: Inputs, ctx: RunContext) -> Outputs:
+        return self.Outputs(text=inputs.text)
+
+
+class Broken(Node, register=False):
+    """Always fails, naming what it was given."""
+
+    kind = "e2e_broken"
+
+    class Inputs(BaseModel):
+        text: str
+
+    class Outputs(BaseModel):
+        text: str | None = None
+
+    async def run(self, inputs: Inputs, ctx: RunContext) -> Outputs:
+        raise RuntimeError(f"cannot handle {inputs.text!r}")
+
+
+FAILING_GRAPH = """
+name: e2e-failing
+description: relay, then a node that always fails
+entry: {message: relay.text}
+nodes:
+  relay: {kind: e2e_relay}
+  broken: {kind: e2e_broken}
+edges:
+  - relay.text -> broken.text
+"""
+
+
+@pytest.fixture(scope="module")
+def failing_graph(live_server: LiveServer) -> str:
+    """A graph whose second node always fails, added to the running server's catalog."""
+    graph = load_graph_text(FAILING_GRAPH, registry=Registry([Relay, Broken]))
+    live_server.app.state.runtime.catalog.add(graph)
+    return graph.name
+
+
+# -- scenarios -----------------------------------------------------------------------
+
+
+def test_default_graph_renders_all_nodes(
+    hud: Page, live_server: LiveServer, screenshot_dir: Path
+) -> None:
+    expect(hud.get_by_test_id("graph-switcher")).to_have_value("v2-director-drives")
+    expect(hud.get_by_test_id("model")).to_contain_text("offline")
+    spec = httpx2.get(f"{live_server.url}/api/graphs/v2-director-drives").json()
+    drawn_ids = sorted(n["data"]["id"] for n in spec["elements"]["nodes"])
+    assert sorted([*V2_NODES, "entry:action", "entry:message"]) == drawn_ids
+    box = hud.get_by_test_id("graph").bounding_box()
+    assert box is not None
+    for node_id in drawn_ids:
+        drawn = node(hud, node_id)
+        assert drawn is not None, f"{node_id} is not drawn"
+        assert drawn["visible"]
+        assert 0 < drawn["x"] < box["width"] and 0 < drawn["y"] < box["height"], drawn
+        assert drawn["state"] == "idle"
+    # laid out left to right: the entry before input, input before output
+    assert node(hud, "entry:message")["x"] < node(hud, "input")["x"] < node(hud, "output")["x"]
+    sensor = node(hud, "sensor")
+    assert sensor is not None and sensor["role"] == "context"
+    assert sensor["background"] == legend_colour(hud, "context")
+    shot(hud, screenshot_dir, "default_graph")
+
+
+def test_greeting_takes_the_reflex_path(hud: Page, screenshot_dir: Path) -> None:
+    reply = answer(hud, "hello")
+    expect(reply).not_to_be_empty()
+    expect(hud.get_by_test_id("chat-user")).to_have_text(["hello"])
+    done, skipped = legend_colour(hud, "done"), legend_colour(hud, "skipped")
+    assert done != skipped
+    for node_id in ["input", "output", "ui"]:
+        expect_node(hud, node_id, "done", done)
+    for node_id in ["director", "thinker", "interpreter"]:
+        expect_node(hud, node_id, "skipped", skipped)
+    bars = hud.get_by_test_id("timeline-bar")
+    expect(bars.and_(hud.locator('[data-node="thinker"]'))).to_have_attribute(
+        "data-state", "skipped"
+    )
+    shot(hud, screenshot_dir, "greeting_reflex")
+
+
+def test_data_question_shows_the_tool_call(hud: Page, screenshot_dir: Path) -> None:
+    reply = answer(hud, "how many customers do we have in Berlin?")
+    expect(reply).to_contain_text("Berlin")
+    expect(reply).to_contain_text(re.compile(r"\d+"))
+    count = re.search(r"\d+", reply.inner_text())
+    assert count is not None
+
+    click_node(hud, "thinker")
+    inspector = hud.get_by_test_id("inspector")
+    expect(inspector.get_by_test_id("inspector-title")).to_have_text("thinker")
+    expect(inspector.get_by_test_id("inspector-state")).to_have_text("done")
+    call = inspector.get_by_test_id("inspector-tool-call")
+    expect(call).to_have_count(1)
+    expect(call).to_contain_text("demo_db.")
+    expect(call).to_contain_text("Berlin")  # the arguments
+    expect(call).to_contain_text(count.group())  # the result the answer came from
+    shot(hud, screenshot_dir, "data_question_inspector")
+
+    hud.get_by_test_id("tab-log").click()
+    hud.get_by_test_id("log-filter-type").select_option("tool.*")
+    rows = hud.locator('[data-testid="log-row"]:visible')
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("tool.started")
+    expect(rows.nth(1)).to_contain_text("tool.finished")
+    hud.get_by_test_id("log-filter-node").select_option("output")
+    expect(rows).to_have_count(0)
+    hud.get_by_test_id("log-filter-type").select_option("llm.*")
+    expect(rows.first).to_contain_text("output")
+    shot(hud, screenshot_dir, "data_question_log")
+
+
+def test_list_request_renders_a_table(
+    hud: Page, live_server: LiveServer, screenshot_dir: Path
+) -> None:
+    answer(hud, "list the customers in Berlin")
+    table = hud.get_by_test_id("control-table")
+    expect(table).to_be_visible()
+    headers = table.locator("th").all_inner_texts()
+    assert "name" in headers and "city" in headers, headers
+    cities = table.locator(f"tbody td:nth-child({headers.index('city') + 1})").all_inner_texts()
+    assert cities and set(cities) == {"Berlin"}, cities
+    expect(table).to_contain_text(f"{len(cities)} rows")
+
+    # after drawing, the page told the server what it shows
+    version = int(hud.get_by_test_id("controls-version").inner_text().lstrip("v"))
+    shown = hud.get_by_test_id("controls").locator(":scope > [data-control]")
+    ids = shown.evaluate_all("els => els.map(el => el.dataset.control)")
+    assert table.get_attribute("data-control") in ids
+    sid = session_id(hud)
+    report = {"version": version, "controls": ids}
+    wait_until(
+        lambda: session_state(live_server, sid)["state"].get("dashboard") == report,
+        "the dashboard report reached the server",
+    )
+    shot(hud, screenshot_dir, "list_table")
+
+
+def test_timeline_shows_output_and_ui_overlapping(hud: Page, screenshot_dir: Path) -> None:
+    answer(hud, "how many customers do we have in Berlin?")
+    timeline = hud.get_by_test_id("timeline")
+    output = timeline.locator('[data-testid="timeline-bar"][data-node="output"]')
+    ui = timeline.locator('[data-testid="timeline-bar"][data-node="ui"]')
+    expect(output).to_have_attribute("data-state", "done")
+    expect(ui).to_have_attribute("data-state", "done")
+    out_box, ui_box = output.bounding_box(), ui.bounding_box()
+    assert out_box is not None and ui_box is not None
+    assert out_box["x"] < ui_box["x"] + ui_box["width"], (out_box, ui_box)
+    assert ui_box["x"] < out_box["x"] + out_box["width"], (out_box, ui_box)
+    # input ran before both, so its bar ends left of where theirs start
+    input_box = timeline.locator('[data-testid="timeline-bar"][data-node="input"]').bounding_box()
+    assert input_box is not None
+    assert input_box["x"] + input_box["width"] <= min(out_box["x"], ui_box["x"]) + 1
+    shot(hud, screenshot_dir, "timeline_overlap")
+
+
+def test_switching_graphs_from_the_menu_and_from_the_api(
+    hud: Page, live_server: LiveServer, screenshot_dir: Path
+) -> None:
+    switcher = hud.get_by_test_id("graph-switcher")
+    switcher.select_option("v1-current")
+    hud.wait_for_function("() => window.__hud.graph() === 'v1-current'")
+    assert node(hud, "strategy") is not None
+    assert node(hud, "interpreter") is None
+    expect(hud.get_by_test_id("chat-note").last).to_contain_text(
+        "from v2-director-drives to v1-current"
+    )
+    shot(hud, screenshot_dir, "switch_menu")
+
+    sid = session_id(hud)
+    res = httpx2.put(
+        f"{live_server.url}/api/sessions/{sid}/graph", json={"graph": "v2-director-drives"}
+    )
+    assert res.status_code == 200, res.text
+    hud.wait_for_function("() => window.__hud.graph() === 'v2-director-drives'")
+    expect(switcher).to_have_value("v2-director-drives")
+    assert node(hud, "interpreter") is not None
+    assert node(hud, "strategy") is None
+    expect(hud.get_by_test_id("chat-note").last).to_contain_text(
+        "from v1-current to v2-director-drives"
+    )
+    shot(hud, screenshot_dir, "switch_api")
+
+
+def test_controls_buttons_and_state_machine(hud: Page, screenshot_dir: Path) -> None:
+    answer(hud, "show me a counter")
+    counter = hud.locator('[data-testid="control-label"][data-control="counter"]')
+    value = counter.get_by_test_id("control-value")
+    expect(value).to_have_text("0")
+    plus = hud.get_by_test_id("control-button").filter(has_text="+1")
+    plus.click()
+    expect(value).to_have_text("1")
+    plus.click()
+    expect(value).to_have_text("2")
+    hud.get_by_test_id("control-button").filter(has_text="-1").click()
+    expect(value).to_have_text("1")
+    # a local click runs the UI node alone: the thinking path is skipped
+    assert node(hud, "ui")["state"] == "done"
+    assert node(hud, "director")["state"] == "skipped"
+
+    answer(hud, "show me a traffic light", nth=1)
+    machine = hud.get_by_test_id("control-machine")
+    expect(machine.get_by_test_id("machine-state")).to_have_text("Stop")
+    machine.get_by_test_id("machine-transition").filter(has_text="Go").click()
+    expect(machine.get_by_test_id("machine-state")).to_have_text("Go")
+    expect(machine.get_by_test_id("machine-transition")).to_have_text(["Slow down"])
+    expect(value).to_have_text("1")  # the counter is still there
+    shot(hud, screenshot_dir, "controls")
+
+
+def test_reload_mid_run_resumes_without_lost_or_repeated_events(
+    hud: Page, live_server: LiveServer, screenshot_dir: Path
+) -> None:
+    sid = session_id(hud)
+    with slow_model(live_server, 0.03):
+        send(hud, "list the customers in Berlin")
+        streaming = hud.locator('[data-testid="chat-assistant"].streaming')
+        expect(streaming).not_to_be_empty()
+        run_id = streaming.get_attribute("data-run")
+        assert httpx2.get(f"{live_server.url}/api/runs/{run_id}").json()["status"] == "running"
+        hud.reload()
+        expect(hud.get_by_test_id("connection")).to_have_text("live")
+        assert session_id(hud) == sid
+        shot(hud, screenshot_dir, "reload_mid_run")
+        final = hud.locator('[data-testid="chat-assistant"].final')
+        expect(final).to_have_count(1, timeout=30_000)
+
+    run = httpx2.get(f"{live_server.url}/api/runs/{run_id}").json()
+    assert run["status"] == "finished"
+    expect(final).to_have_text(run["outputs"]["response"]["text"])
+    expect(hud.get_by_test_id("chat-user")).to_have_text(["list the customers in Berlin"])
+    last = session_state(live_server, sid)["seq"]
+    seqs = hud.evaluate("window.__hud.seqs()")
+    assert seqs == list(range(1, last + 1))
+    assert node(hud, "output")["state"] == "done"
+    shot(hud, screenshot_dir, "reload_resumed")
+
+    # reloaded after the turn: history and the ring overlap, the page shows each once
+    hud.reload()
+    expect(hud.get_by_test_id("connection")).to_have_text("live")
+    expect(final).to_have_text(run["outputs"]["response"]["text"])
+    expect(hud.get_by_test_id("chat-user")).to_have_count(1)
+    expect(hud.get_by_test_id("control-table")).to_be_visible()
+    hud.wait_for_function(f"() => window.__hud.seqs().length >= {last}")
+    assert hud.evaluate("window.__hud.seqs()") == list(range(1, last + 1))
+
+
+@pytest.mark.parametrize("wrong_first", [False, True])
+def test_token_is_asked_once_and_kept(
+    page: Page, token_server: LiveServer, screenshot_dir: Path, wrong_first: bool
+) -> None:
+    page.set_default_timeout(15_000)
+    if wrong_first:
+        page.goto(f"{token_server.url}/static-does-not-matter")
+        page.evaluate("localStorage.setItem('cogpipe.token', 'stale')")
+    page.goto(token_server.url + "/")
+    dialog = page.get_by_test_id("token-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("refused" if wrong_first else "needs an access token")
+    page.get_by_test_id("token-input").fill(token_server.token)
+    page.get_by_test_id("token-submit").click()
+    expect(page.get_by_test_id("connection")).to_have_text("live")
+    expect(dialog).to_be_hidden()
+    answer(page, "hello")
+    assert page.evaluate("localStorage.getItem('cogpipe.token')") == token_server.token
+    page.reload()
+    expect(page.get_by_test_id("connection")).to_have_text("live")
+    expect(dialog).to_be_hidden()
+    expect(page.locator('[data-testid="chat-assistant"].final')).to_have_count(1)
+    shot(page, screenshot_dir, f"token{'_stale' if wrong_first else ''}")
+
+
+def test_errors_are_shown(
+    hud: Page,
+    live_server: LiveServer,
+    failing_graph: str,
+    page_errors: list[str],
+    screenshot_dir: Path,
+) -> None:
+    sid = session_id(hud)
+    httpx2.put(f"{live_server.url}/api/sessions/{sid}/graph", json={"graph": failing_graph})
+    hud.wait_for_function(f"() => window.__hud.graph() === '{failing_graph}'")
+    send(hud, "boom")
+    error = hud.get_by_test_id("chat-error")
+    expect(error).to_contain_text("broken")
+    expect(error).to_contain_text("cannot handle 'boom'")
+    expect_node(hud, "relay", "done", legend_colour(hud, "done"))
+    expect_node(hud, "broken", "failed", legend_colour(hud, "failed"))
+    bar = hud.locator('[data-testid="timeline-bar"][data-node="broken"]')
+    expect(bar).to_have_attribute("data-state", "failed")
+
+    send(hud, "x" * 8001)  # over the API's limit: refused before any run starts
+    expect(error.nth(1)).to_contain_text("Not sent: invalid request: text")
+    expect(hud.get_by_test_id("chat-input")).to_have_value("x" * 8001)  # to edit and resend
+    assert page_errors == [
+        "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+    ]
+    page_errors.clear()
+    shot(hud, screenshot_dir, "errors")
+
+
+def test_server_restart_shows_reconnecting_then_resumes(
+    page: Page, restartable_server: RestartableServer, screenshot_dir: Path
+) -> None:
+    page.set_default_timeout(15_000)
+    page.goto(restartable_server.url + "/")
+    connection = page.get_by_test_id("connection")
+    expect(connection).to_have_text("live")
+    answer(page, "hello")
+
+    restartable_server.stop()
+    expect(connection).to_have_text("reconnecting…")
+    shot(page, screenshot_dir, "reconnecting")
+    restartable_server.start()
+    expect(connection).to_have_text("live")
+
+    answer(page, "hello again", nth=1)
+    sid = session_id(page)
+    last = httpx2.get(f"{restartable_server.url}/api/sessions/{sid}").json()["seq"]
+    assert page.evaluate("window.__hud.seqs()") == list(range(1, last + 1))
+    shot(page, screenshot_dir, "reconnected")
