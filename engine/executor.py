@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from pydantic import ValidationError
 
 from .errors import NodeRunError, UnknownEntryError
@@ -181,7 +182,7 @@ class _Run:
                 for nid in ready[1:]:
                     tg.start_soon(self.drive, nid)
                 if ready:
-                    await self.drive(ready[0])
+                    await self.drive(ready[0], len(ready) > 1)
         except anyio.get_cancelled_exc_class():
             self.finish("cancelled", t0)
             self.emit("run.cancelled", duration_ms=self.result.duration_ms)
@@ -310,18 +311,20 @@ class _Run:
         for dst_step in touched:
             self.check(dst_step, ready)
 
-    async def drive(self, step: Step) -> None:
+    async def drive(self, step: Step, siblings: bool = False) -> None:
         """Run ``step``'s node, then keep running one of the nodes it made ready in this
-        task and hand the others to new tasks in the run's task group."""
+        task and hand the others to new tasks in the run's task group.
+
+        ``siblings`` says that other nodes became ready together with ``step``."""
         while True:
-            ready = await self.run_node(step)
+            ready = await self.run_node(step, siblings)
             if not ready:
                 return
             for other in ready[1:]:
                 self.tg.start_soon(self.drive, other)  # type: ignore[union-attr]
-            step = ready[0]
+            step, siblings = ready[0], len(ready) > 1
 
-    async def run_node(self, step: Step) -> list[Step]:
+    async def run_node(self, step: Step, siblings: bool = False) -> list[Step]:
         nid, kind = step.id, step.kind
         self.emit("node.started", nid, kind, {"inputs": self.shown[nid]})
         ctx = RunContext(
@@ -338,6 +341,11 @@ class _Run:
         inputs = step.make_inputs(self.values[nid])
         t0 = time.perf_counter()
         try:
+            if siblings:
+                # Nodes that became ready together start together: let the sibling tasks
+                # begin before this one runs, so a sibling that never awaits cannot end
+                # before this one has started (the overlap the HUD shows is real).
+                await anyio.lowlevel.checkpoint()
             if step.timeout_s is None:
                 out = await self.instances[nid].run(inputs, ctx)
             else:

@@ -38,7 +38,10 @@ class Analysis(BaseModel):
     intent: Intent = Field(description="social, question, request, action or feedback")
     topic: str = Field(description="a few words naming the subject")
     complexity: Complexity = Field(description="trivial, simple or complex")
-    needs_data: bool = Field(False, description="whether answering needs the tools/data")
+    needs_data: bool = Field(default=False, description="whether answering needs the tools/data")
+    reply: str = Field(
+        default="", description="only for trivial social turns: a short friendly reply, else empty"
+    )
 
 
 class UIAction(BaseModel):
@@ -77,6 +80,9 @@ class DirectorPlan(BaseModel):
     goal: str
     tool_sequence: list[ToolStep] = Field(default_factory=list)
     response_style: str = "concise"
+    controls: list[Control] = Field(
+        default_factory=list, description="UI controls to show (counters, switches, machines)"
+    )
 
 
 class Guidance(BaseModel):
@@ -102,6 +108,9 @@ class ToolResult(BaseModel):
 
     goal: str
     steps: list[ToolOutcome] = Field(default_factory=list)
+    controls: list[Control] = Field(
+        default_factory=list, description="controls the plan asked for, passed on unchanged"
+    )
 
     @property
     def ok(self) -> bool:
@@ -155,10 +164,17 @@ class ThoughtResult(BaseModel):
     response: str = Field(description="the answer draft the output node turns into prose")
     controls: list[Control] = Field(default_factory=list, description="controls to show")
     tool_results: list[ToolOutcome] = Field(default_factory=list)
-    reflex: bool = Field(False, description="true on the reflex path (no planning happened)")
+    reflex: bool = Field(
+        default=False, description="true on the reflex path (no planning happened)"
+    )
 
 
 class Response(BaseModel):
     """The user-facing answer of a turn (output_v1)."""
 
     text: str
+
+
+# DirectorPlan and ToolResult refer to Control, which is defined after them.
+DirectorPlan.model_rebuild()
+ToolResult.model_rebuild()

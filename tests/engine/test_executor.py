@@ -260,3 +260,21 @@ outputs: {answer: text.text}
     assert deltas == ["one ", "two"]
     assert all(e.node == "text" for e in run.events if e.type == "output.delta")
     assert run.result is not None and run.result.outputs == {"answer": "one two"}
+
+
+async def test_nodes_ready_together_start_together_even_if_one_never_awaits() -> None:
+    yaml = """
+name: siblings
+entry: {message: source.text}
+nodes:
+  source: {kind: t_source}
+  quick: {kind: t_step}
+  slow: {kind: t_step, params: {sleep_s: 0.02}}
+edges:
+  - source.out -> quick.x
+  - source.out -> slow.x
+"""
+    run = await run_graph(yaml, "go", registry=REGISTRY)
+    quick, slow = run.span("quick"), run.span("slow")
+    assert slow[0] < quick[1], "the node that never awaits ran to the end before its sibling"
+    assert quick[0] < slow[1]
