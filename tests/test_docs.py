@@ -43,7 +43,7 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-nodes\nVersion: 1.0\n")
     toml = _blocks("toml")[0]
     assert '[project.entry-points."cogpipe.nodes"]' in toml
-    entry = toml.split("\n", 1)[1].strip().replace("\"", "")  # TOML value -> INI
+    entry = toml.split("\n", 1)[1].strip().replace('"', "")  # TOML value -> INI
     (dist / "entry_points.txt").write_text(f"[cogpipe.nodes]\n{entry}\n")
     (root / "graphs").mkdir()
     (root / "graphs" / "v2-redacted.yaml").write_text(_blocks("yaml")[0])
@@ -51,24 +51,45 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(args: list[str], package: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "PYTHONPATH": str(package), "COGPIPE_SESSION_DB": "memory",
-            "COGPIPE_TRACE_DIR": str(package / "trace"), "COGPIPE_TOOLS": "none",
-            "COGPIPE_GRAPHS_DIR": str(package / "graphs"), **env}
-    return subprocess.run(args, cwd=package, env=full, capture_output=True, text=True,
-                          timeout=60, check=False)
+    full = {
+        **os.environ,
+        "PYTHONPATH": str(package),
+        "COGPIPE_SESSION_DB": "memory",
+        "COGPIPE_TRACE_DIR": str(package / "trace"),
+        "COGPIPE_TOOLS": "none",
+        "COGPIPE_GRAPHS_DIR": str(package / "graphs"),
+        **env,
+    }
+    return subprocess.run(
+        args, cwd=package, env=full, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_the_guides_tests_pass(package: Path) -> None:
     (package / "test_redactor.py").write_text(_blocks("python")[2])
-    done = _run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "-p", "no:asyncio",
-                 "-o", "anyio_mode=auto", "test_redactor.py"], package)
+    done = _run(
+        [
+            str(BIN / "pytest"),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:asyncio",
+            "-o",
+            "anyio_mode=auto",
+            "test_redactor.py",
+        ],
+        package,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
 
 
 def test_the_offline_responder_snippet_registers(package: Path) -> None:
-    code = _blocks("python")[1] + "\nfrom engine.offline import OfflineModel\n" \
+    code = (
+        _blocks("python")[1] + "\nfrom engine.offline import OfflineModel\n"
         "assert OfflineModel().responder_for('summary_v1.summarise') is not None\n"
+    )
     done = _run([sys.executable, "-c", code], package)
     assert done.returncode == 0, done.stderr
 
@@ -93,8 +114,7 @@ def test_the_quoted_error_is_what_cogpipe_prints(package: Path) -> None:
 
 
 def test_cogpipe_run_shows_the_node_at_work(package: Path) -> None:
-    done = _run([str(BIN / "cogpipe"), "run", "v2-redacted", "hi, I am ada@example.com"],
-                package)
+    done = _run([str(BIN / "cogpipe"), "run", "v2-redacted", "hi, I am ada@example.com"], package)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✓ redactor (redactor_v1)" in done.stdout
     assert 'redactor.masked {"count": 1}' in done.stdout

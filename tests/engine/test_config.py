@@ -25,13 +25,15 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         "llm:\n  base_url: http://file.example/v1\n  models: {fast: small-model}\n  timeout_s: 5\n"
         "tool_servers:\n  - {name: time, command: [python, -m, mcp_server_time]}\n"
     )
-    settings = Settings.load({
-        "COGPIPE_CONFIG": str(config),
-        "COGPIPE_LLM_API_KEY": "sk-env",
-        "COGPIPE_MODEL_SMART": "big-model",
-        "COGPIPE_SESSION_DB": "memory",
-        "COGPIPE_TRACE_MAX_MB": "2",
-    })
+    settings = Settings.load(
+        {
+            "COGPIPE_CONFIG": str(config),
+            "COGPIPE_LLM_API_KEY": "sk-env",
+            "COGPIPE_MODEL_SMART": "big-model",
+            "COGPIPE_SESSION_DB": "memory",
+            "COGPIPE_TRACE_MAX_MB": "2",
+        }
+    )
     assert settings.default_graph == "v1-current"
     assert settings.llm.base_url == "http://file.example/v1"
     assert settings.llm.api_key == "sk-env"

@@ -26,8 +26,12 @@ def test_cytoscape_elements_describe_nodes_ports_and_edges() -> None:
     assert nodes["memory"]["context"] is True
     edges = {e["data"]["id"]: e["data"] for e in elements["edges"]}
     assert edges["source.reflex -> join.reflex"] == {
-        "id": "source.reflex -> join.reflex", "source": "source", "target": "join",
-        "source_port": "reflex", "target_port": "reflex", "label": "reflex",
+        "id": "source.reflex -> join.reflex",
+        "source": "source",
+        "target": "join",
+        "source_port": "reflex",
+        "target_port": "reflex",
+        "label": "reflex",
     }
     assert edges["entry:message->source.text"]["target"] == "source"
     assert len(edges) == 7

@@ -48,7 +48,7 @@ def test_one_kind_cannot_be_declared_by_two_classes() -> None:
             kind = "test_dup_kind"
 
 
-PLUGIN = '''
+PLUGIN = """
 from pydantic import BaseModel
 from engine import Node
 
@@ -63,7 +63,7 @@ class Shout(Node, register=False):
 
     async def run(self, inputs, ctx):
         return self.Outputs(text=inputs.text.upper())
-'''
+"""
 
 
 def test_entry_point_group_registers_third_party_kinds(
@@ -73,10 +73,10 @@ def test_entry_point_group_registers_third_party_kinds(
     (tmp_path / "cogpipe_plugin_demo.py").write_text(PLUGIN)
     dist = tmp_path / "cogpipe_plugin_demo-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: cogpipe-plugin-demo\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[cogpipe.nodes]\nshout = cogpipe_plugin_demo:Shout\n"
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: cogpipe-plugin-demo\nVersion: 1.0\n"
     )
+    (dist / "entry_points.txt").write_text("[cogpipe.nodes]\nshout = cogpipe_plugin_demo:Shout\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = Registry()
     _load_entry_points(registry)
