@@ -89,6 +89,8 @@ class Runtime:
         with anyio.CancelScope(shield=True):
             for sid in list(self._active):
                 await self._stop(self._active.pop(sid))
+        for session in self._sessions.values():
+            self.store.save(session)  # events between turns (sensor flags) moved seq on
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
         # Exit the background task group without the body's exception, so that an error
@@ -168,10 +170,10 @@ class Runtime:
         target = self.catalog.get(graph)
         session = self.session(session_id)
         old, session.graph = session.graph, graph
-        self.store.save(session)
         self.emit(
             session, "graph.switched", {"from": old, "to": graph, "elements": to_cytoscape(target)}
         )
+        self.store.save(session)  # after the event, so the stored seq includes it
         return target
 
     # -- runs -----------------------------------------------------------------
@@ -200,7 +202,7 @@ class Runtime:
         async with lock:
             graph = self.catalog.get(session.graph)
             active = await self._instances(session, graph)
-            status, result = "finished", None
+            status, result = None, None
             try:
                 result = await execute(
                     graph,
@@ -213,6 +215,7 @@ class Runtime:
                     llm=self.llm,
                     tools=self.tools,
                 )
+                status = "finished"
                 return result
             except NodeRunError as exc:
                 status, result = "failed", exc.result
@@ -221,12 +224,17 @@ class Runtime:
                 status = "cancelled"
                 raise
             finally:
-                outputs = jsonable(result.outputs) if result is not None else {}
-                rid = result.run_id if result is not None else (run_id or "")
-                session.add_turn(
-                    Turn(rid, graph.name, entry, jsonable(payload), outputs, status, time.time())
-                )
-                self.store.save(session)
+                # a request refused before its run started (unknown entry, a payload
+                # that does not fit) leaves no turn behind
+                if status is not None:
+                    outputs = jsonable(result.outputs) if result is not None else {}
+                    rid = result.run_id if result is not None else (run_id or "")
+                    session.add_turn(
+                        Turn(
+                            rid, graph.name, entry, jsonable(payload), outputs, status, time.time()
+                        )
+                    )
+                    self.store.save(session)
 
     # -- node instances and their start()/stop() hooks --------------------------
 

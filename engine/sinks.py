@@ -94,6 +94,34 @@ class Subscription(Observer):
         """
         return await self._receive.receive()
 
+    async def batch(self) -> list[TraceEvent]:
+        """Return every queued event at once, waiting for one if none is queued.
+
+        A consumer that fell behind then handles its backlog in one step (one network
+        write for an SSE client) instead of one per event.
+
+        Raises:
+            anyio.EndOfStream: after :meth:`close`, once the queue is drained.
+        """
+        events: list[TraceEvent] = []
+        self._take_queued(events)
+        if not events:
+            # wait only when nothing is queued: receive() always yields to the loop
+            events.append(await self._receive.receive())
+            self._take_queued(events)
+        return events
+
+    def _take_queued(self, events: list[TraceEvent]) -> None:
+        """Append what is queued to ``events``; raise EndOfStream only if it stays empty."""
+        try:
+            while True:
+                events.append(self._receive.receive_nowait())
+        except anyio.WouldBlock:
+            pass
+        except anyio.EndOfStream:
+            if not events:
+                raise
+
     def __aiter__(self) -> Subscription:
         return self
 

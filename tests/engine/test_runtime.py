@@ -192,3 +192,15 @@ async def test_unknown_graph_and_session_errors_name_what_exists() -> None:
         with pytest.raises(UnknownSessionError, match="unknown session 'nope'"):
             await rt.run("nope", "message", "go")
     assert str(graph_error.value) == "unknown graph 'v3'. Known graphs: failing, ticker, v1, v2"
+
+
+async def test_a_request_refused_before_its_run_leaves_no_turn() -> None:
+    from engine import UnknownEntryError
+
+    async with Runtime(catalog()) as rt:
+        session = rt.create_session("v1")
+        with pytest.raises(UnknownEntryError):
+            await rt.run(session.id, "click", {})
+        with pytest.raises(ValueError, match="payload does not fit"):
+            await rt.run(session.id, "message", {"not": "text"})
+    assert session.history == []

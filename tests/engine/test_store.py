@@ -62,3 +62,19 @@ def test_store_round_trips_and_deletes(tmp_path: Path) -> None:
     store.delete("abc")
     assert store.load("abc") is None and store.ids() == []
     store.close()
+
+
+async def test_trace_numbering_survives_a_switch_and_a_restart(tmp_path: Path) -> None:
+    db = tmp_path / "sessions.db"
+    catalog = _catalog()
+    catalog.add(load_graph_text(GRAPH.replace("name: memo", "name: memo2"), registry=REGISTRY))
+    store = SqliteSessionStore(db)
+    async with Runtime(catalog, store=store) as rt:
+        session = rt.create_session("memo")
+        rt.switch_graph(session.id, "memo2")
+        seq = session.seq
+    store.close()
+    store = SqliteSessionStore(db)
+    reloaded = store.load(session.id)
+    store.close()
+    assert reloaded is not None and reloaded.seq == seq and reloaded.graph == "memo2"

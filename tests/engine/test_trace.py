@@ -147,3 +147,15 @@ def test_jsonl_rotation_keeps_disk_use_bounded(tmp_path: Path) -> None:
 def test_jsonl_sink_rejects_a_zero_bound(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="max_bytes must be a positive number of bytes"):
         JsonlSink(tmp_path, max_bytes=0)
+
+
+async def test_batch_hands_out_the_backlog_at_once_then_the_end() -> None:
+    with Subscription() as sub:
+        for seq in (1, 2, 3):
+            sub.on_event(TraceEvent(seq, 0.0, "s", "r", "g", "t"))
+        assert [e.seq for e in await sub.batch()] == [1, 2, 3]
+        sub.on_event(TraceEvent(4, 0.0, "s", "r", "g", "t"))
+        sub.close()
+        assert [e.seq for e in await sub.batch()] == [4]
+        with pytest.raises(anyio.EndOfStream):
+            await sub.batch()

@@ -1,0 +1,229 @@
+"""The app around the API over real HTTP: lifespan, auth, body limits, the HUD's static
+files, OpenAPI, and ``cogpipe serve``."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from engine.config import PROJECT_DIR
+from server import app as server_app
+from server.app import create_app
+
+from .conftest import make_settings, new_session, run_to_end, send, start_server
+
+# -- lifespan --------------------------------------------------------------------------
+
+
+async def test_tool_servers_start_and_stop_with_the_app(serve) -> None:
+    running = serve(settings={"tool_servers": None})  # None: the demo SQLite server
+    async with httpx2.AsyncClient(base_url=running.url) as c:
+        (demo,) = (await c.get("/api/health")).json()["tools"]
+    assert (demo["name"], demo["transport"], demo["up"], demo["status"]) == (
+        "demo_db",
+        "stdio",
+        True,
+        "up",
+    )
+    assert demo["tools"] > 0 and demo["error"] is None
+    running.stop()
+    assert running.runtime.tools.status()[0]["status"] != "up"
+
+
+async def test_sessions_survive_a_restart(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    running = start_server(create_app(settings, token=None))
+    async with httpx2.AsyncClient(base_url=running.url) as c:
+        sid = await new_session(c)
+        await run_to_end(c, await send(c, sid, "remember me"))
+    running.stop()
+    running = start_server(create_app(settings, token=None))
+    try:
+        async with httpx2.AsyncClient(base_url=running.url) as c:
+            session = (await c.get(f"/api/sessions/{sid}")).json()
+            assert [t["input"] for t in session["history"]] == ["remember me"]
+            assert sid in [s["id"] for s in (await c.get("/api/sessions")).json()]
+    finally:
+        running.stop()
+
+
+# -- auth, body limit, static files, OpenAPI -------------------------------------------
+
+
+async def test_chunked_bodies_are_limited_while_read(client: httpx2.AsyncClient) -> None:
+    sid = await new_session(client)
+
+    async def chunks(parts: list[bytes]):  # no Content-Length
+        for part in parts:
+            yield part
+
+    headers = {"content-type": "application/json"}
+    r = await client.post(
+        f"/api/sessions/{sid}/messages", headers=headers, content=chunks([b"x" * 10_000] * 10)
+    )
+    assert r.status_code == 413
+    r = await client.post(
+        f"/api/sessions/{sid}/messages",
+        headers=headers,
+        content=chunks([b'{"text": ', b'"chunked"}']),
+    )
+    run = await run_to_end(client, r.json()["run_id"])
+    assert run["outputs"] == {"response": "echo: chunked"}
+
+
+async def test_token_guards_api_and_streams(serve) -> None:
+    running = serve(token="s3cret")
+    async with httpx2.AsyncClient(base_url=running.url) as c:
+        r = await c.get("/api/health")
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+        assert r.json()["error"].startswith("this server needs a token (no token was given)")
+        r = await c.get("/api/health", headers={"Authorization": "Bearer wrong"})
+        assert r.status_code == 401 and "a wrong token was given" in r.json()["error"]
+        assert (await c.get("/api/health", params={"token": "nope"})).status_code == 401
+        ok = {"Authorization": "Bearer s3cret"}
+        assert (await c.get("/api/health", headers=ok)).status_code == 200
+        assert (await c.get("/api/health", params={"token": "s3cret"})).status_code == 200
+        assert (await c.get("/api/events")).status_code == 401
+        async with c.stream("GET", "/api/events", params={"token": "s3cret"}) as resp:
+            assert resp.status_code == 200
+        assert (await c.post("/api/sessions", json={})).status_code == 401
+        assert (await c.get("/")).status_code == 200 and (await c.get("/docs")).status_code == 200
+
+
+async def test_token_comes_from_the_environment(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("COGPIPE_TOKEN", "envtoken")
+    running = start_server(create_app(make_settings(tmp_path)))
+    try:
+        async with httpx2.AsyncClient(base_url=running.url) as c:
+            assert (await c.get("/api/health")).status_code == 401
+            r = await c.get("/api/health", headers={"Authorization": "Bearer envtoken"})
+            assert r.status_code == 200
+    finally:
+        running.stop()
+
+
+async def test_frontend_and_vendor_files(serve, tmp_path: Path) -> None:
+    async with httpx2.AsyncClient(base_url=serve(frontend_dir=tmp_path / "none").url) as c:
+        r = await c.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "HUD is not built" in r.text and "make run" in r.text
+    front = tmp_path / "frontend"
+    (front / "node_modules" / "cytoscape" / "dist").mkdir(parents=True)
+    (front / "index.html").write_text("<h1>HUD</h1>")
+    (front / "app.js").write_text("console.log('hud')")
+    (front / "node_modules" / "cytoscape" / "dist" / "cytoscape.min.js").write_text("cy()")
+    running = serve(frontend_dir=front)
+    async with httpx2.AsyncClient(base_url=running.url) as c:
+        assert (await c.get("/")).text == "<h1>HUD</h1>"
+        assert (await c.get("/app.js")).text == "console.log('hud')"
+        assert (await c.get("/vendor/cytoscape/dist/cytoscape.min.js")).text == "cy()"
+        assert (await c.get("/vendor/..%2F..%2Findex.html")).status_code == 404
+        assert (await c.get("/missing.js")).status_code == 404
+
+
+async def test_openapi_documents_every_endpoint(client: httpx2.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    s = "/api/sessions/{session_id}"
+    assert {f"{m.upper()} {p}" for p, ops in spec["paths"].items() for m in ops} == {
+        "GET /api/health",
+        "GET /api/graphs",
+        "GET /api/graphs/{name}",
+        "GET /api/events",
+        "GET /api/default-graph",
+        "PUT /api/default-graph",
+        "POST /api/sessions",
+        "GET /api/sessions",
+        f"GET {s}",
+        f"PUT {s}/graph",
+        f"POST {s}/messages",
+        f"POST {s}/actions",
+        f"PUT {s}/dashboard",
+        f"GET {s}/events",
+        "GET /api/runs/{run_id}",
+        "DELETE /api/runs/{run_id}",
+        "GET /api/traces",
+        "GET /api/traces/{name}",
+    }
+    assert {"RunInfo", "SessionDetail", "ErrorBody"} <= set(spec["components"]["schemas"])
+    assert (await client.get("/docs")).status_code == 200
+
+
+# -- cogpipe serve ---------------------------------------------------------------------
+
+
+def test_serve_tunes_gc_and_binds_loopback_by_default(tmp_path: Path, monkeypatch, capsys) -> None:
+    seen: list[Any] = []
+    monkeypatch.setattr(server_app.uvicorn.Server, "run", lambda self: seen.append(self.config))
+    before = gc.get_threshold()
+    try:
+        args = argparse.Namespace(graph="slow", host=None, port=None)
+        assert server_app.serve(args, make_settings(tmp_path)) == 1  # run() returned at once
+        assert gc.get_threshold() == (50_000, 20, 100) and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+    (config,) = seen
+    assert (config.host, config.port) == ("127.0.0.1", 8000)
+    assert config.app.state.settings.default_graph == "slow"
+    assert capsys.readouterr().out == "cogpipe HUD on http://127.0.0.1:8000  (API docs: /docs)\n"
+
+
+def _serve(tmp_path: Path, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
+    (tmp_path / "graphs").mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "COGPIPE_GRAPHS_DIR": str(tmp_path / "graphs"),
+        "COGPIPE_TRACE_DIR": str(tmp_path / "trace"),
+        "COGPIPE_SESSION_DB": "memory",
+        "COGPIPE_TOOLS": "none",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", *args],
+        env=env,
+        cwd=PROJECT_DIR,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
+
+
+def test_serve_rejects_an_unknown_graph(tmp_path: Path) -> None:
+    proc = _serve(tmp_path, "--graph", "nope")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert err.strip() == "error: unknown graph 'nope'. Known graphs: (none)"
+
+
+def test_serve_binds_loopback_prints_url_and_stops_cleanly(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = _serve(tmp_path, "--port", str(port))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r = httpx2.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
+                break
+            except httpx2.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert r.json()["status"] == "ok"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out.splitlines()[0] == f"cogpipe HUD on http://127.0.0.1:{port}  (API docs: /docs)"
+    assert f"Uvicorn running on http://127.0.0.1:{port}" in err
