@@ -335,12 +335,14 @@ class _Builder:
         """Missing inputs and reachability use ``intent`` (every edge between existing
         nodes); cycles use ``dag`` (valid edges only), so a bad edge is reported once."""
         fed = self.fed()
+        # a node an edge points at through a misspelt port: that edge's problem says it
+        misaimed = {n for n, p in fed if n in self.nodes and p not in self.nodes[n].cls.input_ports}
         starved = set()
         for nid, decl in self.nodes.items():
             if nid not in flow:
                 continue
             for port in decl.cls.input_ports.values():
-                if port.required and (nid, port.name) not in fed:
+                if port.required and (nid, port.name) not in fed and nid not in misaimed:
                     starved.add(nid)
                     self.missing_input(nid, decl, port, nx.descendants(intent, nid))
         order = {nid: i for i, nid in enumerate(self.spec.nodes)}
