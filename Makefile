@@ -22,17 +22,20 @@ test: setup chromium ## run the whole test suite (engine, nodes, server, browser
 setup: $(PY_STAMP) $(NPM_STAMP)
 
 $(PY_STAMP): pyproject.toml
+	@echo "== setting up $(VENV) with cogpipe and its test tools (first run only, ~30 s)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --config-settings editable_mode=compat -e '.[test]'
 	touch $@
 
 $(NPM_STAMP): frontend/package.json frontend/package-lock.json
+	@echo "== installing the HUD's npm packages (cytoscape, cytoscape-dagre)"
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 chromium: ## Debian's Chromium for Playwright (Playwright cannot download browsers here)
-	@[ -x "$(CHROMIUM_PATH)" ] || { $(SUDO) apt-get update -qq && \
+	@[ -x "$(CHROMIUM_PATH)" ] || { echo "== installing Debian's Chromium for the browser tests (~30 s)" && \
+		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 bench: setup ## print the engine and HUD benchmarks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ class GraphCatalog:
 
     def __init__(
         self,
-        dirs: list[Path | str] | Path | str = (),
+        dirs: Sequence[Path | str] | Path | str = (),
         registry: Registry | None = None,
         default: str | None = None,
     ) -> None:

@@ -71,7 +71,10 @@ class Graph:
         self.edges = edges
         self.entry = entry
         self.context = list(spec.context)
-        self.outputs = {k: PortRef.parse(v) for k, v in spec.outputs.items()}
+        # validated by the loader: every value parses
+        self.outputs: dict[str, PortRef] = {
+            k: ref for k, v in spec.outputs.items() if (ref := PortRef.parse(v)) is not None
+        }
         self.flow = flow
         self.dag = dag
         index = {nid: i for i, nid in enumerate(nodes)}

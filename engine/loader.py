@@ -346,7 +346,7 @@ class _Builder:
                     starved.add(nid)
                     self.missing_input(nid, decl, port, nx.descendants(intent, nid))
         order = {nid: i for i, nid in enumerate(self.spec.nodes)}
-        for cycle in sorted(nx.simple_cycles(dag), key=lambda c: sorted(map(order.get, c))):
+        for cycle in sorted(nx.simple_cycles(dag), key=lambda c: sorted(order[n] for n in c)):
             first = min(range(len(cycle)), key=lambda i: order[cycle[i]])
             cycle = cycle[first:] + cycle[:first]  # start at the node written first
             ring = [*cycle, cycle[0]]
