@@ -10,12 +10,7 @@ import pytest
 
 from engine.llm import LLMClient
 from engine.tools import ToolManager
-from tests.helpers.openai_server import (  # noqa: F401  (fixtures)
-    OpenAITestServer,
-    client_for,
-    openai_server_fixture,
-    openai_server_session_fixture,
-)
+from tests.helpers.openai_server import OpenAITestServer, client_for
 from tests.helpers.runtime import demo_tools, offline_client
 
 

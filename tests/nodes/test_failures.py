@@ -1,0 +1,45 @@
+"""A broken LLM endpoint fails the run with a clear NodeRunError, never a hang, and the
+session goes on: HTTP 500, a timeout, invalid JSON for a structured output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import pytest
+
+from engine import GraphCatalog, NodeRunError, Runtime
+from engine.config import PROJECT_DIR
+from engine.errors import LLMError
+from tests.helpers.openai_server import OpenAITestServer, client_for
+
+FAILURES: dict[str, Callable[[OpenAITestServer], None]] = {
+    "http-500": lambda server: server.fail(500, "upstream exploded", times=10),
+    "timeout": lambda server: server.delay(5, times=10),
+    "invalid-json": lambda server: server.reply_invalid_json(times=10),
+}
+
+
+@pytest.mark.parametrize("failure", list(FAILURES))
+async def test_a_failing_endpoint_fails_the_run_not_the_session(
+    failure: str, openai_server: OpenAITestServer
+) -> None:
+    catalog = GraphCatalog(PROJECT_DIR / "graphs")
+    async with (
+        client_for(openai_server, max_retries=1, timeout_s=0.5) as llm,
+        Runtime(catalog, llm=llm) as rt,
+    ):
+        session = rt.create_session("v2-director-drives")
+        FAILURES[failure](openai_server)
+        with anyio.fail_after(10), pytest.raises(NodeRunError) as info:
+            await rt.run(session.id, "message", "how many customers are in Berlin?")
+        error = info.value
+        assert (error.node, error.kind) == ("input", "input_v1")
+        assert isinstance(error.cause, LLMError)
+        assert "input_v1.analyse" in str(error)  # the message says which call failed
+        assert session.history[-1].status == "failed"
+
+        openai_server.reset()  # the endpoint recovers: so does the session
+        result = await rt.run(session.id, "message", "hello!")
+        assert result.status == "finished"
+        assert result.outputs["response"].text
