@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ class Runtime:
         llm, tools: services nodes reach as ``ctx.llm`` and ``ctx.tools``.
         max_history: turns a session keeps.
         max_waiting_turns: turns that may queue behind a running one per session.
+        max_active_sessions: sessions whose node instances (and their ``start()``
+            background tasks) stay alive; past it, the least recently used idle
+            session's instances are stopped, to be rebuilt at its next turn.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class Runtime:
         tools: Service | None = None,
         max_history: int = 100,
         max_waiting_turns: int = 32,
+        max_active_sessions: int = 1000,
     ) -> None:
         self.catalog = catalog
         self.store: SessionStore = store or MemorySessionStore()
@@ -77,7 +82,8 @@ class Runtime:
         self.max_waiting_turns = max_waiting_turns
         self._sessions: dict[str, Session] = {}
         self._locks: dict[str, anyio.Lock] = {}
-        self._active: dict[str, _Active] = {}
+        self.max_active_sessions = max_active_sessions
+        self._active: OrderedDict[str, _Active] = OrderedDict()  # least recently used first
         self._tg: anyio.abc.TaskGroup | None = None
         self._stack = AsyncExitStack()
 
@@ -241,11 +247,14 @@ class Runtime:
     async def _instances(self, session: Session, graph: Graph) -> _Active:
         current = self._active.get(session.id)
         if current is not None and current.graph is graph:
+            self._active.move_to_end(session.id)
             return current
         if current is not None:
             await self._stop(current)
         active = _Active(graph, {nid: d.instantiate() for nid, d in graph.nodes.items()})
         self._active[session.id] = active
+        self._active.move_to_end(session.id)
+        await self._evict()
         starters = [n for n in active.nodes.values() if type(n).start is not Node.start]
         if starters:
             if self._tg is None:
@@ -307,6 +316,15 @@ class Runtime:
                 await node.stop()
             except Exception:
                 log.exception("stop() of node '%s' failed", node.id)
+
+    async def _evict(self) -> None:
+        """Stop the instances of the least recently used idle sessions past the limit."""
+        for sid in list(self._active):
+            if len(self._active) <= self.max_active_sessions:
+                return
+            lock = self._locks.get(sid)
+            if lock is None or not lock.locked():
+                await self._stop(self._active.pop(sid))
 
     async def close_session(self, session_id: str) -> None:
         """Stop a session's node instances (its data stays in the store)."""

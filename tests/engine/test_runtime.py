@@ -204,3 +204,20 @@ async def test_a_request_refused_before_its_run_leaves_no_turn() -> None:
         with pytest.raises(ValueError, match="payload does not fit"):
             await rt.run(session.id, "message", {"not": "text"})
     assert session.history == []
+
+
+async def test_idle_sessions_past_the_limit_stop_their_background_hooks() -> None:
+    Ticker.stopped.clear()
+    async with Runtime(catalog(), max_active_sessions=2) as rt:
+        sessions = [rt.create_session("ticker") for _ in range(3)]
+        for session in sessions:
+            await rt.run(session.id, "message", "go")
+        assert Ticker.stopped == ["ticker"]  # the least recently used one
+        first = sessions[0]
+        ticks = first.state["ticker"]["ticks"]
+        await anyio.sleep(0.03)
+        assert first.state["ticker"]["ticks"] == ticks  # its ticking stopped
+        result = await rt.run(first.id, "message", "go")  # and restarts on its next turn
+        assert result.status == "finished"
+        await anyio.sleep(0.03)
+        assert first.state["ticker"]["ticks"] > ticks
