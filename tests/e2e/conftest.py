@@ -8,9 +8,6 @@ own browser downloads are not reachable from this environment.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 
 from engine.config import Settings
 from server.app import create_app
+from tests.helpers.server_thread import ServerThread, free_port
 
 # Runs share 2 cores with a server, its tool subprocess and Chromium: allow for a busy machine.
 expect.set_options(timeout=15_000)
@@ -44,54 +41,12 @@ class LiveServer:
     token: str | None = None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServerThread:
-    """uvicorn serving an app in a background thread on one fixed 127.0.0.1 port.
-
-    uvicorn skips signal handlers off the main thread, so it runs fine in a thread; the
-    short graceful-shutdown timeout ends open event streams instead of waiting for them.
-    """
-
-    def __init__(self, app: Any, port: int) -> None:
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            ws="none",
-            lifespan="on",
-            timeout_graceful_shutdown=1,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name=f"hud-{port}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the test server did not start on {self.server.config.port}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-        if self.thread.is_alive():
-            raise RuntimeError("the test server did not stop within 15 s")
-
-
 @contextmanager
 def _serving(app: Any, token: str | None = None) -> Iterator[LiveServer]:
-    port = _free_port()
-    thread = ServerThread(app, port)
+    thread = ServerThread(app, name="hud", ws="none", lifespan="on")
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", app, token)
+        yield LiveServer(thread.url, app, token)
     finally:
         thread.stop()
 
@@ -128,12 +83,13 @@ class RestartableServer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.running: ServerThread | None = None
 
     def start(self) -> None:
-        self.running = ServerThread(create_app(self.settings, token=None), self.port)
+        app = create_app(self.settings, token=None)
+        self.running = ServerThread(app, self.port, name="hud", ws="none", lifespan="on")
         self.running.start()
 
     def stop(self) -> None:

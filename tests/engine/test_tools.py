@@ -26,7 +26,8 @@ from engine.session import Session
 from engine.tools import ToolInfo, ToolManager, ToolServerConfig
 from engine.trace import preview
 from server.demo_db import demo_db_server_config, ensure_db
-from tests.helpers.mcp_servers import LONG_NAME, free_port, helper_server_config, http_server
+from tests.helpers.mcp_servers import LONG_NAME, helper_server_config, http_server
+from tests.helpers.server_thread import free_port
 
 GHOST = "/nonexistent/cogpipe-no-such-server"
 

@@ -11,7 +11,7 @@ Tools: ``echo(text)``, ``add(a, b)``, ``pid()``, ``fail(message)`` (a tool error
 ``--odd-names`` it also serves ``files.read`` and a tool with a 90-character name:
 valid MCP names that are not valid OpenAI function names.
 
-Imported, it offers :func:`helper_server_config`, :func:`free_port` and
+Imported, it offers :func:`helper_server_config` and
 :func:`http_server`, which starts a streamable HTTP server as a subprocess.
 """
 
@@ -47,13 +47,6 @@ def helper_server_config(
 
     command = [sys.executable, str(SCRIPT), "--name", name]
     return ToolServerConfig(name=name, command=command + ["--odd-names"] * odd_names, **kwargs)
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -22,7 +22,6 @@ Use the ``openai_server`` fixture (one server per test session, reset for every 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections import deque
@@ -32,7 +31,6 @@ from typing import Any
 
 import anyio
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -42,6 +40,7 @@ from engine.llm import LLMClient, LLMConfig
 from engine.node import RunContext
 from engine.offline import OfflineModel
 from engine.session import Session
+from tests.helpers.server_thread import ServerThread
 
 __all__ = [
     "Event",
@@ -103,8 +102,7 @@ class OpenAITestServer:
         self.requests: list[RecordedRequest] = []
         self._script: deque[_Step] = deque()
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._thread: ServerThread | None = None
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
@@ -251,38 +249,22 @@ class OpenAITestServer:
 
     def start(self) -> None:
         """Start serving on a free port of 127.0.0.1; return once it accepts requests."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(
+        self._thread = ServerThread(
             self.app,
+            name="openai-test-server",
             log_config=None,
             log_level="critical",
             access_log=False,
             lifespan="off",
-            timeout_graceful_shutdown=1,
         )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [sock]},
-            name=f"openai-test-server{self.url[16:]}",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"OpenAI test server on {self.url} did not start")
-            time.sleep(0.005)
+        self._thread.start(10)
+        self.url = self._thread.url
 
     def stop(self) -> None:
         """Stop serving and wait for the server thread (at most 10 s)."""
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
+        if self._thread is not None:
+            self._thread.stop(10)
+        self._thread = None
 
     def __enter__(self) -> OpenAITestServer:
         self.start()

@@ -9,8 +9,6 @@ catalog, exactly as built-in kinds are used.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,6 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel
 
@@ -27,6 +24,7 @@ from engine import Node, RunContext
 from engine.config import Settings
 from nodes.types import UIAction
 from server.app import create_app
+from tests.helpers.server_thread import ServerThread
 
 # -- throwaway node kinds --------------------------------------------------------------
 
@@ -214,9 +212,11 @@ class Running:
     """A uvicorn server running ``app`` on 127.0.0.1 in a thread."""
 
     app: FastAPI
-    server: uvicorn.Server
-    thread: threading.Thread
-    url: str = ""
+    thread: ServerThread
+
+    @property
+    def url(self) -> str:
+        return self.thread.url
 
     @property
     def runtime(self) -> Any:
@@ -229,28 +229,14 @@ class Running:
         return sum(isinstance(o, StreamSubscription) for o in list(self.runtime.bus.observers))
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        assert not self.thread.is_alive(), "the server did not stop within 10 s"
+        self.thread.stop(10)
 
 
 def start_server(app: FastAPI) -> Running:
     """Start ``app`` with uvicorn on a free port of 127.0.0.1; wait until it serves."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=2
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    running = Running(app, server, thread)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start (see the log above)")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    running.url = f"http://127.0.0.1:{port}"
-    return running
+    thread = ServerThread(app, timeout_graceful_shutdown=2)
+    thread.start(15)
+    return Running(app, thread)
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ import pytest
 from mcp import Client, StdioServerParameters, stdio_client
 
 from server.demo_db import SCHEMA_VERSION, TABLES, ensure_db, main, table_counts
-from tests.helpers.mcp_servers import ROOT, free_port, http_server
+from tests.helpers.mcp_servers import ROOT, http_server
+from tests.helpers.server_thread import free_port
 
 
 def _rows(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
