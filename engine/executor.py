@@ -217,8 +217,8 @@ class _Run:
         res = self.result
         res.status, res.error = status, error
         res.duration_ms = (time.perf_counter() - t0) * 1000
-        for name, ref in self.graph.outputs.items():
-            value = res.ports.get(f"{ref.node}.{ref.port}")
+        for name, key in self.plan.outputs:
+            value = res.ports.get(key)
             if value is not None:
                 res.outputs[name] = value
 

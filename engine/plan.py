@@ -48,6 +48,8 @@ class Plan:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.steps = {nid: Step(graph, nid) for nid in graph.order if nid in graph.flow}
+        # the run's named results: (name, "node.port" key of RunResult.ports)
+        self.outputs = [(name, str(ref)) for name, ref in graph.outputs.items()]
         for e in graph.edges:
             if e.src.node in self.steps:
                 self.steps[e.src.node].routes[e.src.port][1].append(
