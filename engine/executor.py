@@ -32,7 +32,7 @@ from .plan import Plan, Step, plan_of
 from .session import Session
 from .trace import EventBus, TraceEvent, preview
 
-__all__ = ["RunResult", "execute"]
+__all__ = ["RunResult", "execute", "node_outputs"]
 
 _WAITING, _RUNNING, _DONE, _SKIPPED, _FAILED = range(5)
 
@@ -370,17 +370,28 @@ class _Run:
         return ready
 
 
+def node_outputs(cls: type[Node], out: Any) -> Any:
+    """Return what a node's ``run()`` returned as its ``Outputs`` (``None`` stays ``None``).
+
+    Raises:
+        pydantic.ValidationError: a dict that does not fit ``Outputs``.
+        TypeError: anything but an ``Outputs`` instance, a dict or ``None``.
+    """
+    if out is None or isinstance(out, cls.Outputs):
+        return out
+    if isinstance(out, dict):
+        return cls.Outputs.model_validate(out)
+    raise TypeError(
+        f"run() returned {type(out).__name__}; expected "
+        f"{cls.__qualname__}.Outputs, a dict of port values, or None"
+    )
+
+
 def _fired(cls: type[Node], out: Any) -> dict[str, Any]:
     """Return the output ports that fired, from what ``run()`` returned."""
+    out = node_outputs(cls, out)
     if out is None:
         return {}
-    if isinstance(out, dict):
-        out = cls.Outputs.model_validate(out)
-    elif not isinstance(out, cls.Outputs):
-        raise TypeError(
-            f"run() returned {type(out).__name__}; expected "
-            f"{cls.__qualname__}.Outputs, a dict of port values, or None"
-        )
     return {port: v for port, v in out.__dict__.items() if v is not None}
 
 

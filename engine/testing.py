@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .catalog import GraphCatalog
-from .executor import RunResult
+from .executor import RunResult, node_outputs
 from .graph import Graph
 from .loader import load_graph_text
 from .node import Node, RunContext, Service
@@ -70,7 +70,8 @@ async def run_node(
         A :class:`NodeRun`.
 
     Raises:
-        pydantic.ValidationError: ``inputs`` or ``params`` do not fit the node.
+        pydantic.ValidationError: ``inputs``, ``params`` or the returned dict do not fit.
+        TypeError: ``run()`` returned something other than ``Outputs``, a dict or None.
         Whatever the node raises.
     """
     instance = (
@@ -95,9 +96,7 @@ async def run_node(
         tools=tools,
     )
     value = inputs if isinstance(inputs, BaseModel) else cls.Inputs.model_validate(inputs)
-    out = await instance.run(value, ctx)
-    if isinstance(out, dict):
-        out = cls.Outputs.model_validate(out)
+    out = node_outputs(cls, await instance.run(value, ctx))
     streamed = "".join(d["text"] for t, d in events if t == "output.delta" and d)
     return NodeRun(out, events, session, streamed)
 
