@@ -25,7 +25,7 @@ $(PY_STAMP): pyproject.toml
 	@echo "== setting up $(VENV) with cogpipe and its test tools (first run only, ~30 s)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --config-settings editable_mode=compat -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
 $(NPM_STAMP): frontend/package.json frontend/package-lock.json

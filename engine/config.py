@@ -46,8 +46,8 @@ PREFERRED_DEFAULT = "v2-director-drives"
 
 
 def _demo_db_server(db_path: Path) -> ToolServerConfig:
-    # imported here: server.demo_db is a separate program the runtime only launches
-    from server.demo_db import demo_db_server_config
+    # imported here: cogpipe.demo.server is a separate program the runtime only launches
+    from cogpipe.demo.server import demo_db_server_config
 
     return demo_db_server_config(str(db_path))
 

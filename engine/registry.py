@@ -88,7 +88,7 @@ def default_registry() -> Registry:
     other ``Node`` subclass with a kind that has been imported."""
     global _default
     if _default is None:
-        importlib.import_module("nodes")
+        importlib.import_module("cogpipe.nodes")
         _default = Registry()
         _load_entry_points(_default)
     for cls in declared_kinds().values():

@@ -1,6 +1,6 @@
 """Helpers for testing nodes and graphs in isolation (for node authors and our tests).
 
-from engine.testing import run_node, run_graph
+from cogpipe.engine.testing import run_node, run_graph
 
 async def test_shout():
     run = await run_node(Shout, {"text": "hi"}, params={"times": 2})

@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from engine.node import Node, RunContext
-from engine.offline import offline_responder
-from engine.session import Session
+from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.offline import offline_responder
+from cogpipe.engine.session import Session
 
 from . import rules
 from .prompts import fields, fields_of, last_user, system, tool_listing, tools_of, user

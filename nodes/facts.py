@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from engine.tools import ToolCallResult
+from cogpipe.engine.tools import ToolCallResult
 
 from .types import Control, ToolOutcome
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from engine.node import Node, RunContext
-from engine.offline import offline_responder
+from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.offline import offline_responder
 
 from . import rules
 from .prompts import context_of, last_user, system, user

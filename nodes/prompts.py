@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.node import RunContext
-from engine.session import Session
+from cogpipe.engine.node import RunContext
+from cogpipe.engine.session import Session
 
 __all__ = [
     "NAME_PREFIX",

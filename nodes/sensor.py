@@ -8,8 +8,8 @@ from typing import Any
 import anyio
 from pydantic import Field
 
-from engine.node import Node, RunContext
-from engine.session import Session
+from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.session import Session
 
 from .prompts import RETURN_PREFIX
 from .ui import dashboard_mismatch

@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from engine.completions import ToolCall
-from engine.errors import ToolError
-from engine.node import Node, RunContext
-from engine.offline import offline_responder
+from cogpipe.engine.completions import ToolCall
+from cogpipe.engine.errors import ToolError
+from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.offline import offline_responder
 
 from . import facts, rules
 from .prompts import context_of, history, last_user, system, tools_of, user

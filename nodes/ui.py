@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from engine.node import Node, RunContext
-from engine.session import Session
+from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.session import Session
 
 from .types import Control, Controls, ThoughtResult, UIAction
 

@@ -14,7 +14,7 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from engine import (
+from cogpipe.engine import (
     CatalogEntry,
     Runtime,
     Session,
@@ -22,9 +22,9 @@ from engine import (
     to_cytoscape,
     to_mermaid,
 )
-from engine.config import Settings
-from engine.session import jsonable
-from nodes.types import UIAction
+from cogpipe.engine.config import Settings
+from cogpipe.engine.session import jsonable
+from cogpipe.nodes.types import UIAction
 
 from .errors import ApiError, problem_texts
 from .models import (

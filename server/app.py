@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
-from engine.config import PROJECT_DIR, Settings, open_runtime, tune_gc
+from cogpipe.engine.config import PROJECT_DIR, Settings, open_runtime, tune_gc
 
 from . import api, streams
 from .errors import install_error_handlers

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 import anyio
 
-from engine import (
+from cogpipe.engine import (
     CallbackObserver,
     GraphValidationError,
     NodeRunError,
@@ -21,7 +21,7 @@ from engine import (
     to_cytoscape,
     to_mermaid,
 )
-from engine.config import Settings, open_runtime
+from cogpipe.engine.config import Settings, open_runtime
 
 __all__ = ["main"]
 
@@ -231,7 +231,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Start the HTTP server and the HUD."""
-    from server.app import serve
+    from cogpipe.server.app import serve
 
     return serve(args, settings)
 
@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["demo-db"]:  # its options belong to the demo server's own parser
-        from server import demo_db
+        from cogpipe.demo import server as demo_db
 
         return demo_db.main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from engine import (
+from cogpipe.engine import (
     NodeRunError,
     Observer,
     Runtime,
@@ -28,7 +28,7 @@ from engine import (
     TraceEvent,
     UnknownEntryError,
 )
-from engine.session import jsonable
+from cogpipe.engine.session import jsonable
 
 __all__ = ["RunRecord", "RunRegistry"]
 

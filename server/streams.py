@@ -34,7 +34,7 @@ import anyio
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from engine import Observer, Runtime, Subscription, TraceEvent
+from cogpipe.engine import Observer, Runtime, Subscription, TraceEvent
 
 __all__ = [
     "EventStreams",

@@ -87,7 +87,7 @@ def test_the_guides_tests_pass(package: Path) -> None:
 
 def test_the_offline_responder_snippet_registers(package: Path) -> None:
     code = (
-        _blocks("python")[1] + "\nfrom engine.offline import OfflineModel\n"
+        _blocks("python")[1] + "\nfrom cogpipe.engine.offline import OfflineModel\n"
         "assert OfflineModel().responder_for('summary_v1.summarise') is not None\n"
     )
     done = _run([sys.executable, "-c", code], package)

@@ -13,7 +13,7 @@ died is retried once on the new connection.
 
 YAML/JSON config of one server (see :class:`ToolServerConfig`)::
 
-    {name: demo_db, command: [python, -m, server.demo_db], timeout_s: 30}
+    {name: demo_db, command: [python, -m, cogpipe.demo.server], timeout_s: 30}
     {name: search, url: "http://127.0.0.1:8000/mcp"}
 """
 

@@ -29,7 +29,7 @@ from .config import ToolInfo, ToolServerConfig
 from .stderr import _StderrTail
 
 # One logger for the whole package, named as before it was split into modules.
-log = logging.getLogger("engine.tools")
+log = logging.getLogger("cogpipe.engine.tools")
 
 _CLIENT_INFO = mcp_types.Implementation(name="cogpipe", version="0.1.0")
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..node import RunContext
 
 # One logger for the whole package, named as before it was split into modules.
-log = logging.getLogger("engine.tools")
+log = logging.getLogger("cogpipe.engine.tools")
 
 Emit = Callable[[str, dict[str, Any]], None]
 """``emit(type, data)``: how a call reports ``tool.*`` trace events (``RunContext.emit``)."""

@@ -17,7 +17,7 @@ from typing import TextIO
 import anyio
 
 # One logger for the whole package, named as before it was split into modules.
-log = logging.getLogger("engine.tools")
+log = logging.getLogger("cogpipe.engine.tools")
 
 
 class _StderrTail:

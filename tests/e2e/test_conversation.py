@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from engine.config import PROJECT_DIR, Settings, open_runtime
-from engine.llm import LLMConfig
-from engine.store import SqliteSessionStore
-from server.cli import main
-from server.demo_db import ensure_db
+from cogpipe.engine.config import PROJECT_DIR, Settings, open_runtime
+from cogpipe.engine.llm import LLMConfig
+from cogpipe.engine.store import SqliteSessionStore
+from cogpipe.server.cli import main
+from cogpipe.demo.server import ensure_db
 from tests.helpers.openai_server import (  # noqa: F401  (fixtures)
     OpenAITestServer,
     openai_server_fixture,

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from pydantic import BaseModel
 
-from engine import Node, Registry, RunContext, load_graph_text
+from cogpipe.engine import Node, Registry, RunContext, load_graph_text
 
 from .conftest import LiveServer, RestartableServer
 

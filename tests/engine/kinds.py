@@ -7,7 +7,7 @@ from typing import Any
 import anyio
 from pydantic import BaseModel
 
-from engine import Node, Registry, RunContext
+from cogpipe.engine import Node, Registry, RunContext
 
 
 class Source(Node, register=False):

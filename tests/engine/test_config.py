@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from engine.config import PROJECT_DIR, Settings
+from cogpipe.engine.config import PROJECT_DIR, Settings
 
 
 def test_defaults_point_into_the_project() -> None:

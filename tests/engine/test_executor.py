@@ -7,8 +7,8 @@ from typing import Any
 import anyio
 import pytest
 
-from engine import NodeRunError, load_graph_text
-from engine.testing import run_graph
+from cogpipe.engine import NodeRunError, load_graph_text
+from cogpipe.engine.testing import run_graph
 
 from .kinds import REGISTRY
 
@@ -203,7 +203,7 @@ async def test_node_timeout_fails_the_run_with_a_clear_cause() -> None:
 
 
 async def test_cancelling_a_run_mid_flight_is_clean() -> None:
-    from engine import CallbackObserver, GraphCatalog, Runtime
+    from cogpipe.engine import CallbackObserver, GraphCatalog, Runtime
 
     graph = load_graph_text(FAN_OUT % {"sleep": 5}, registry=REGISTRY)
     catalog = GraphCatalog(registry=REGISTRY)
@@ -238,7 +238,7 @@ async def test_payload_that_does_not_fit_the_entry_port_is_refused() -> None:
 
 
 async def test_unknown_entry_lists_the_graph_entries() -> None:
-    from engine import UnknownEntryError
+    from cogpipe.engine import UnknownEntryError
 
     with pytest.raises(UnknownEntryError) as info:
         await run_graph(FAN_OUT % {"sleep": 0}, "go", entry="click", registry=REGISTRY)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import load_graph, to_cytoscape, to_mermaid
+from cogpipe.engine import load_graph, to_cytoscape, to_mermaid
 
 from .kinds import REGISTRY
 

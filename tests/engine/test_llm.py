@@ -12,9 +12,9 @@ import anyio
 import pytest
 from pydantic import BaseModel, Field
 
-from engine.errors import LLMError
-from engine.llm import ChatReply, LLMClient, LLMConfig, LLMHandle
-from engine.offline import OfflineModel
+from cogpipe.engine.errors import LLMError
+from cogpipe.engine.llm import ChatReply, LLMClient, LLMConfig, LLMHandle
+from cogpipe.engine.offline import OfflineModel
 from tests.helpers.openai_server import (
     OpenAITestServer,
     client_for,

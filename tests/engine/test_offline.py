@@ -9,9 +9,9 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from engine.errors import LLMError
-from engine.llm import LLMClient, LLMConfig
-from engine.offline import OfflineModel, offline_responder, unregister
+from cogpipe.engine.errors import LLMError
+from cogpipe.engine.llm import LLMClient, LLMConfig
+from cogpipe.engine.offline import OfflineModel, offline_responder, unregister
 from tests.helpers.openai_server import (
     OpenAITestServer,
     client_for,

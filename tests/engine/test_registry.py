@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from engine import Node, NodeDeclarationError, Registry, UnknownKindError, load_graph_text
-from engine.registry import _load_entry_points
+from cogpipe.engine import Node, NodeDeclarationError, Registry, UnknownKindError, load_graph_text
+from cogpipe.engine.registry import _load_entry_points
 
 
 def test_unknown_kind_lists_known_kinds() -> None:
@@ -50,7 +50,7 @@ def test_one_kind_cannot_be_declared_by_two_classes() -> None:
 
 PLUGIN = """
 from pydantic import BaseModel
-from engine import Node
+from cogpipe.engine import Node
 
 class Shout(Node, register=False):
     kind = "plugin_shout"

@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from engine import (
+from cogpipe.engine import (
     GraphCatalog,
     NodeRunError,
     Runtime,
@@ -195,7 +195,7 @@ async def test_unknown_graph_and_session_errors_name_what_exists() -> None:
 
 
 async def test_a_request_refused_before_its_run_leaves_no_turn() -> None:
-    from engine import UnknownEntryError
+    from cogpipe.engine import UnknownEntryError
 
     async with Runtime(catalog()) as rt:
         session = rt.create_session("v1")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from engine.schemas import response_format, sample_for_schema, strict_schema
+from cogpipe.engine.schemas import response_format, sample_for_schema, strict_schema
 
 
 class Verdict(BaseModel):

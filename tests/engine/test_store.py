@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import GraphCatalog, Runtime, load_graph_text
-from engine.store import SqliteSessionStore
+from cogpipe.engine import GraphCatalog, Runtime, load_graph_text
+from cogpipe.engine.store import SqliteSessionStore
 
 from .kinds import REGISTRY
 
@@ -52,7 +52,7 @@ async def test_a_session_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_store_round_trips_and_deletes(tmp_path: Path) -> None:
-    from engine import Session
+    from cogpipe.engine import Session
 
     store = SqliteSessionStore(tmp_path / "s.db")
     session = Session(id="abc", graph="g", state={"ui": {"controls": [1, 2]}})

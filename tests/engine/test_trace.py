@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from engine import (
+from cogpipe.engine import (
     CallbackObserver,
     GraphCatalog,
     JsonlSink,
@@ -18,7 +18,7 @@ from engine import (
     TraceEvent,
     load_graph_text,
 )
-from engine.testing import run_graph
+from cogpipe.engine.testing import run_graph
 
 from .kinds import REGISTRY
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import GraphValidationError, load_graph
+from cogpipe.engine import GraphValidationError, load_graph
 
 from .kinds import REGISTRY
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.tools import ToolServerConfig
+    from cogpipe.engine.tools import ToolServerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).resolve()
@@ -43,7 +43,7 @@ def helper_server_config(
     name: str = "helper", *, odd_names: bool = False, **kwargs: Any
 ) -> ToolServerConfig:
     """Return the stdio config that runs this module's test server under ``name``."""
-    from engine.tools import ToolServerConfig
+    from cogpipe.engine.tools import ToolServerConfig
 
     command = [sys.executable, str(SCRIPT), "--name", name]
     return ToolServerConfig(name=name, command=command + ["--odd-names"] * odd_names, **kwargs)

@@ -36,10 +36,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from engine.llm import LLMClient, LLMConfig
-from engine.node import RunContext
-from engine.offline import OfflineModel
-from engine.session import Session
+from cogpipe.engine.llm import LLMClient, LLMConfig
+from cogpipe.engine.node import RunContext
+from cogpipe.engine.offline import OfflineModel
+from cogpipe.engine.session import Session
 from tests.helpers.server_thread import ServerThread
 
 __all__ = [

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine import CallbackObserver, RunResult, Runtime, TraceEvent
-from engine.llm import LLMClient, LLMConfig
-from engine.offline import OfflineModel
-from engine.tools import ToolManager
-from nodes.types import Control, Controls
+from cogpipe.engine import CallbackObserver, RunResult, Runtime, TraceEvent
+from cogpipe.engine.llm import LLMClient, LLMConfig
+from cogpipe.engine.offline import OfflineModel
+from cogpipe.engine.tools import ToolManager
+from cogpipe.nodes.types import Control, Controls
 
 __all__ = ["Conversation", "TurnView", "demo_tools", "offline_client"]
 
@@ -30,7 +30,7 @@ def offline_client(chunk_delay_s: float = 0.0) -> LLMClient:
 
 def demo_tools(db: Path) -> AbstractAsyncContextManager[ToolManager]:
     """Return an (unopened) tool manager running the demo MCP server over ``db``."""
-    from server.demo_db import demo_db_server_config
+    from cogpipe.demo.server import demo_db_server_config
 
     return ToolManager([demo_db_server_config(str(db))])
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.llm import LLMClient
-from engine.tools import ToolManager
+from cogpipe.engine.llm import LLMClient
+from cogpipe.engine.tools import ToolManager
 from tests.helpers.openai_server import OpenAITestServer, client_for
 from tests.helpers.runtime import demo_tools, offline_client
 
@@ -17,7 +17,7 @@ from tests.helpers.runtime import demo_tools, offline_client
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo database, generated once per test session."""
-    from server.demo_db import ensure_db
+    from cogpipe.demo.server import ensure_db
 
     return ensure_db(tmp_path_factory.mktemp("demo") / "demo.db")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.llm import LLMClient
-from engine.session import Session
-from engine.testing import run_node
-from engine.tools import ToolManager
-from nodes.director import DirectorStrategy, DirectorV1, DirectorV2
-from nodes.types import Analysis, Command, Guidance, Response, ToolStep
+from cogpipe.engine.llm import LLMClient
+from cogpipe.engine.session import Session
+from cogpipe.engine.testing import run_node
+from cogpipe.engine.tools import ToolManager
+from cogpipe.nodes.director import DirectorStrategy, DirectorV1, DirectorV2
+from cogpipe.nodes.types import Analysis, Command, Guidance, Response, ToolStep
 from tests.helpers.openai_server import OpenAITestServer
 
 

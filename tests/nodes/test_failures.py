@@ -8,9 +8,9 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from engine import GraphCatalog, NodeRunError, Runtime
-from engine.config import PROJECT_DIR
-from engine.errors import LLMError
+from cogpipe.engine import GraphCatalog, NodeRunError, Runtime
+from cogpipe.engine.config import PROJECT_DIR
+from cogpipe.engine.errors import LLMError
 from tests.helpers.openai_server import OpenAITestServer, client_for
 
 FAILURES: dict[str, Callable[[OpenAITestServer], None]] = {

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import load_graph
-from engine.config import PROJECT_DIR
-from engine.llm import LLMClient
-from engine.testing import run_graph
-from engine.tools import ToolManager
+from cogpipe.engine import load_graph
+from cogpipe.engine.config import PROJECT_DIR
+from cogpipe.engine.llm import LLMClient
+from cogpipe.engine.testing import run_graph
+from cogpipe.engine.tools import ToolManager
 
 GRAPHS = PROJECT_DIR / "graphs"
 V1, V2 = GRAPHS / "v1-current.yaml", GRAPHS / "v2-director-drives.yaml"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from engine.llm import LLMClient
-from engine.testing import run_node
-from nodes.input import Input
-from nodes.types import Analysis, Command, ThoughtResult
-from nodes.ui import LOCAL_ACTIONS
+from cogpipe.engine.llm import LLMClient
+from cogpipe.engine.testing import run_node
+from cogpipe.nodes.input import Input
+from cogpipe.nodes.types import Analysis, Command, ThoughtResult
+from cogpipe.nodes.ui import LOCAL_ACTIONS
 from tests.helpers.openai_server import OpenAITestServer
 
 SOCIAL = {

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.llm import LLMClient
-from engine.testing import run_node
-from engine.tools import ToolManager
-from nodes import facts
-from nodes.interpreter import Interpreter
-from nodes.types import Control, ToolOutcome, ToolResult
+from cogpipe.engine.llm import LLMClient
+from cogpipe.engine.testing import run_node
+from cogpipe.engine.tools import ToolManager
+from cogpipe.nodes import facts
+from cogpipe.nodes.interpreter import Interpreter
+from cogpipe.nodes.types import Control, ToolOutcome, ToolResult
 from tests.helpers.openai_server import OpenAITestServer
 
 STEPS = [  # (tool, arguments): counts, rows, records, a failure

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from engine.llm import LLMClient
-from engine.session import Session, Turn
-from engine.testing import run_node
-from nodes.memorizer import Memorizer
-from nodes.types import Analysis, Command
+from cogpipe.engine.llm import LLMClient
+from cogpipe.engine.session import Session, Turn
+from cogpipe.engine.testing import run_node
+from cogpipe.nodes.memorizer import Memorizer
+from cogpipe.nodes.types import Analysis, Command
 from tests.helpers.openai_server import OpenAITestServer
 
 

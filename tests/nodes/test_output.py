@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from engine.llm import LLMClient
-from engine.session import Session, Turn
-from engine.testing import run_node
-from nodes.output import Output
-from nodes.types import Analysis, Command, Response, ThoughtResult
+from cogpipe.engine.llm import LLMClient
+from cogpipe.engine.session import Session, Turn
+from cogpipe.engine.testing import run_node
+from cogpipe.nodes.output import Output
+from cogpipe.nodes.types import Analysis, Command, Response, ThoughtResult
 from tests.helpers.openai_server import OpenAITestServer
 
 QUESTION = Command(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nodes import facts, rules
-from nodes.types import ToolOutcome
+from cogpipe.nodes import facts, rules
+from cogpipe.nodes.types import ToolOutcome
 
 CUSTOMERS = "SELECT c.name, c.company, c.city, c.country, c.segment FROM customers c"
 

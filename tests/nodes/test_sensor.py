@@ -7,10 +7,10 @@ from typing import Any
 
 import anyio
 
-from engine.node import RunContext
-from engine.session import Session, Turn
-from nodes.sensor import Sensor
-from nodes.ui import dashboard_mismatch
+from cogpipe.engine.node import RunContext
+from cogpipe.engine.session import Session, Turn
+from cogpipe.nodes.sensor import Sensor
+from cogpipe.nodes.ui import dashboard_mismatch
 
 Events = list[tuple[str, dict[str, Any] | None]]
 

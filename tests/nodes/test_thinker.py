@@ -8,11 +8,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from engine.llm import LLMClient
-from engine.testing import run_node
-from engine.tools import ToolManager
-from nodes.thinker import ThinkerV1, ThinkerV2
-from nodes.types import Analysis, Command, DirectorPlan, Guidance
+from cogpipe.engine.llm import LLMClient
+from cogpipe.engine.testing import run_node
+from cogpipe.engine.tools import ToolManager
+from cogpipe.nodes.thinker import ThinkerV1, ThinkerV2
+from cogpipe.nodes.types import Analysis, Command, DirectorPlan, Guidance
 from tests.helpers.openai_server import OpenAITestServer
 
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from engine.llm import LLMClient
-from engine.session import Session
-from engine.testing import run_node
-from nodes import rules
-from nodes.types import Control, Controls, ThoughtResult
-from nodes.ui import UI, apply_action, merge
+from cogpipe.engine.llm import LLMClient
+from cogpipe.engine.session import Session
+from cogpipe.engine.testing import run_node
+from cogpipe.nodes import rules
+from cogpipe.nodes.types import Control, Controls, ThoughtResult
+from cogpipe.nodes.ui import UI, apply_action, merge
 from tests.helpers.openai_server import OpenAITestServer
 
 COUNTER = [Control.model_validate(c) for c in rules.controls_for("counter")]
@@ -57,7 +57,7 @@ async def test_increment_click_changes_the_label_with_zero_llm_requests(
 
 
 def apply(controls: list[Control], **action: Any) -> tuple[list[Control], str | None]:
-    from nodes.types import UIAction
+    from cogpipe.nodes.types import UIAction
 
     return apply_action(controls, UIAction.model_validate(action))
 

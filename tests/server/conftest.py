@@ -20,10 +20,10 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from engine import Node, RunContext
-from engine.config import Settings
-from nodes.types import UIAction
-from server.app import create_app
+from cogpipe.engine import Node, RunContext
+from cogpipe.engine.config import Settings
+from cogpipe.nodes.types import UIAction
+from cogpipe.server.app import create_app
 from tests.helpers.server_thread import ServerThread
 
 # -- throwaway node kinds --------------------------------------------------------------
@@ -224,7 +224,7 @@ class Running:
 
     def subscribers(self) -> int:
         """Return how many event stream subscriptions the runtime's bus holds."""
-        from server.streams import StreamSubscription
+        from cogpipe.server.streams import StreamSubscription
 
         return sum(isinstance(o, StreamSubscription) for o in list(self.runtime.bus.observers))
 

@@ -10,7 +10,7 @@ import anyio
 import httpx2
 import pytest
 
-from engine import JsonlSink
+from cogpipe.engine import JsonlSink
 
 from .conftest import Running, new_session, run_to_end, send
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx2
 
-from engine.config import PROJECT_DIR
-from server import app as server_app
-from server.app import create_app
+from cogpipe.engine.config import PROJECT_DIR
+from cogpipe.server import app as server_app
+from cogpipe.server.app import create_app
 
 from .conftest import make_settings, new_session, run_to_end, send, start_server
 
@@ -188,7 +188,7 @@ def _serve(tmp_path: Path, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
         "COGPIPE_TOOLS": "none",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", *args],
+        [sys.executable, "-m", "cogpipe.server.cli", "serve", *args],
         env=env,
         cwd=PROJECT_DIR,
         text=True,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import PROJECT_DIR
-from server.cli import main
+from cogpipe.engine.config import PROJECT_DIR
+from cogpipe.server.cli import main
 
 SHIPPED = PROJECT_DIR / "graphs"
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters, stdio_client
 
-from server.demo_db import SCHEMA_VERSION, TABLES, ensure_db, main, table_counts
+from cogpipe.demo.server import SCHEMA_VERSION, TABLES, ensure_db, main, table_counts
 from tests.helpers.mcp_servers import ROOT, http_server
 from tests.helpers.server_thread import free_port
 
@@ -112,7 +112,7 @@ def test_init_only_prints_path_and_counts(
 
 @pytest.fixture(scope="module", params=["stdio", "http"])
 async def client(request: pytest.FixtureRequest, db: Path) -> AsyncIterator[Client]:
-    args = ["-m", "server.demo_db", "--db", str(db)]
+    args = ["-m", "cogpipe.demo.server", "--db", str(db)]
     if request.param == "stdio":
         params = StdioServerParameters(command=sys.executable, args=args, cwd=str(ROOT))
         async with Client(stdio_client(params), cache=None) as session:

@@ -12,8 +12,8 @@ from typing import Any
 import anyio
 import httpx2
 
-from engine import TraceEvent
-from server.streams import FrameCache, StreamOptions, Timeline, parse_global, parse_seq
+from cogpipe.engine import TraceEvent
+from cogpipe.server.streams import FrameCache, StreamOptions, Timeline, parse_global, parse_seq
 
 from .conftest import Running, SSEReader, new_session, run_to_end, send, wait_for
 

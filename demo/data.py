@@ -4,7 +4,7 @@ Customers, devices, contracts and invoices of a DACH-region IoT service company 
 in EUR) are generated from a fixed seed on first run and reused afterwards; a schema
 version stored in ``PRAGMA user_version`` regenerates the database when this module's
 schema changes. Also holds the read-only connection helpers the query layer
-(``server.demo_query``) builds on.
+(``cogpipe.demo.query``) builds on.
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def _invoices(rng: random.Random, contracts: list[tuple[Any, ...]]) -> list[tupl
     return rows
 
 
-# --- read-only access (also used by server.demo_query) -----------------------------------
+# --- read-only access (also used by cogpipe.demo.query) -----------------------------------
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -5,7 +5,7 @@ Every query runs on a connection opened read-only (``file:...?mode=ro``), with
 limit, after a text check that admits one ``SELECT``/``WITH`` statement. The aggregate
 helpers (:func:`list_tables`, :func:`describe_table`, :func:`count_customers`,
 :func:`revenue_by_month`, :func:`invoice_summary`) are what the MCP tools of
-``server.demo_db`` call, each with the database path first.
+``cogpipe.demo.server`` call, each with the database path first.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .demo_data import TABLES, _connect, _one, table_counts
+from .data import TABLES, _connect, _one, table_counts
 
 __all__ = [
     "MAX_ROWS",

@@ -1,0 +1,2 @@
+"""cogpipe: a runtime for cognitive LLM pipelines written as YAML graphs.
+"""
