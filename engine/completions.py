@@ -1,7 +1,7 @@
 """Chat-completions calls for one node run: the ``ctx.llm`` handle, traced and explained.
 
-:class:`LLMHandle` is what :meth:`engine.llm.LLMClient.bind` returns. Each call sends one
-OpenAI chat-completions request through the client's ``openai.AsyncOpenAI`` with the
+:class:`OpenAIHandle` is what :meth:`~cogpipe.engine.llm.LLMClient.bind` returns. Each call
+sends one OpenAI chat-completions request through the client's ``openai.AsyncOpenAI`` with the
 header ``X-Cogpipe-Purpose: <purpose>``, emits ``llm.request`` on the node's trace, then
 ``llm.response`` (model, purpose, tokens_in, tokens_out, latency_ms, ttft_ms for streams,
 finish_reason, output preview) or ``llm.failed`` (error), and turns every failure into an
@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
 import openai
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .errors import LLMError
+from .handles import ChatReply, Messages, ToolCall
 from .schemas import response_format
 from .trace import preview
 
@@ -27,44 +28,9 @@ if TYPE_CHECKING:
     from .llm import LLMClient
     from .node import RunContext
 
-__all__ = ["ChatReply", "LLMHandle", "Messages", "ToolCall"]
+__all__ = ["OpenAIHandle"]
 
 M = TypeVar("M", bound=BaseModel)
-Messages = list[dict[str, Any]] | str
-"""An OpenAI chat message list, or a string meaning one user message."""
-
-
-class ToolCall(BaseModel):
-    """One function call the model asked for: ``id`` (quote it in the ``tool`` message
-    that answers), function ``name``, and the parsed JSON ``arguments``."""
-
-    id: str
-    name: str
-    arguments: dict[str, Any]
-
-
-class ChatReply(BaseModel):
-    """The assistant's turn from :meth:`LLMHandle.chat`: ``content`` (``None`` when it
-    only called tools), ``tool_calls`` in order, ``finish_reason`` (``stop``,
-    ``tool_calls``, ``length`` ...)."""
-
-    content: str | None = None
-    tool_calls: list[ToolCall] = Field(default_factory=list)
-    finish_reason: str | None = None
-
-    def as_message(self) -> dict[str, Any]:
-        """Return this reply as an assistant message to append to the conversation."""
-        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
-        if self.tool_calls:
-            msg["tool_calls"] = [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
-                }
-                for c in self.tool_calls
-            ]
-        return msg
 
 
 def _as_messages(messages: Messages) -> list[dict[str, Any]]:
@@ -83,7 +49,7 @@ class _Call:
 
     def __init__(
         self,
-        handle: LLMHandle,
+        handle: OpenAIHandle,
         call: str,
         model: str,
         messages: Messages,
@@ -172,8 +138,9 @@ class _Call:
         return LLMError(error)
 
 
-class LLMHandle:
-    """A node run's access to the LLM (``ctx.llm``); every call is traced on that node.
+class OpenAIHandle:
+    """``ctx.llm`` through the ``openai`` SDK (the :class:`~cogpipe.engine.handles.LLMHandle`
+    protocol); every call is traced on the node run it is bound to.
 
     Common arguments of every method:
         model: an alias from the config (``fast``, ``smart``, ``default``) or a literal

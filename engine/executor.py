@@ -27,7 +27,8 @@ from pydantic import ValidationError
 
 from .errors import NodeRunError, UnknownEntryError
 from .graph import Graph
-from .node import Node, RunContext, Service
+from .handles import LLMHandle, Service, ToolHandle
+from .node import Node, RunContext
 from .plan import Plan, Step, plan_of
 from .session import Session
 from .trace import EventBus, TraceEvent, preview
@@ -73,8 +74,8 @@ async def execute(
     payload: Any,
     *,
     run_id: str | None = None,
-    llm: Service | None = None,
-    tools: Service | None = None,
+    llm: Service[LLMHandle] | None = None,
+    tools: Service[ToolHandle] | None = None,
 ) -> RunResult:
     """Run one turn of ``graph`` for ``session`` and return its result.
 
@@ -127,8 +128,8 @@ class _Run:
         session: Session,
         bus: EventBus,
         run_id: str,
-        llm: Service | None,
-        tools: Service | None,
+        llm: Service[LLMHandle] | None,
+        tools: Service[ToolHandle] | None,
     ) -> None:
         self.graph, self.plan, self.instances, self.session = graph, plan, instances, session
         self.publish = bus.publish

@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import networkx as nx
-from pydantic import BaseModel
 
-from .node import Node
+from .node import Node, NodeParams
 from .spec import EdgeSpec, GraphSpec, PortRef
 
 __all__ = ["Graph", "NodeDecl"]
@@ -23,7 +22,7 @@ class NodeDecl:
     id: str
     kind: str
     cls: type[Node]
-    params: BaseModel
+    params: NodeParams
     timeout_s: float | None
     line: int | None
 

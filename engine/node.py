@@ -9,36 +9,35 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar
 
 from .errors import NodeDeclarationError
+from .handles import LLMHandle, Service, ToolHandle
 from .ports import Port, ports_of
 
 if TYPE_CHECKING:
     from .session import Session
 
-__all__ = ["Node", "RunContext", "Service", "declared_kinds"]
+__all__ = ["Node", "NodeParams", "RunContext", "declared_kinds"]
 
-_declared: dict[str, type[Node]] = {}
+_declared: dict[str, type[Node[Any]]] = {}
 
 
-def declared_kinds() -> dict[str, type[Node]]:
+def declared_kinds() -> dict[str, type[Node[Any]]]:
     """Return every node class registered by subclassing so far, by kind."""
     return dict(_declared)
 
 
-class Service(Protocol):
-    """Something a node reaches through its context (the LLM client, the tool manager).
+class NodeParams(BaseModel):
+    """Base of every node's ``Params``: unknown keys in YAML ``params`` are errors."""
 
-    ``bind`` returns a handle tied to one node run, so the calls it makes are traced
-    with that node's id.
-    """
+    model_config = ConfigDict(extra="forbid")
 
-    def bind(self, ctx: RunContext) -> Any:
-        """Return a handle for ``ctx``'s node run."""
-        ...
+
+P = TypeVar("P", bound=NodeParams, default=NodeParams)
 
 
 class _Missing:
@@ -48,6 +47,7 @@ class _Missing:
         self._name = name
 
     def bind(self, ctx: RunContext) -> Any:
+        """Raise: the runtime was started without this service."""
         raise RuntimeError(
             f"node '{ctx.node}' ({ctx.kind}) used ctx.{self._name}, but this runtime has no "
             f"{self._name} service; pass {self._name}= to Runtime"
@@ -91,8 +91,8 @@ class RunContext:
         session: Session,
         context: list[str],
         emit: Callable[[str, str, str, dict[str, Any] | None], None],
-        llm: Service | None = None,
-        tools: Service | None = None,
+        llm: Service[LLMHandle] | None = None,
+        tools: Service[ToolHandle] | None = None,
     ) -> None:
         self.node = node
         self.kind = kind
@@ -101,21 +101,29 @@ class RunContext:
         self.session = session
         self.context = context
         self._emit = emit
-        self._llm_source = llm or _Missing("llm")
-        self._tools_source = tools or _Missing("tools")
-        self._llm: Any = None
-        self._tools: Any = None
+        self._llm_source: Service[LLMHandle] = llm or _Missing("llm")
+        self._tools_source: Service[ToolHandle] = tools or _Missing("tools")
+        self._llm: LLMHandle | None = None
+        self._tools: ToolHandle | None = None
 
     @property
-    def llm(self) -> Any:
-        """The LLM client handle for this node run (see ``engine.llm``)."""
+    def llm(self) -> LLMHandle:
+        """The LLM handle for this node run.
+
+        Raises:
+            RuntimeError: the runtime was started without an LLM service.
+        """
         if self._llm is None:
             self._llm = self._llm_source.bind(self)
         return self._llm
 
     @property
-    def tools(self) -> Any:
-        """The MCP tool handle for this node run (see ``engine.tools``)."""
+    def tools(self) -> ToolHandle:
+        """The tool handle for this node run.
+
+        Raises:
+            RuntimeError: the runtime was started without a tool service.
+        """
         if self._tools is None:
             self._tools = self._tools_source.bind(self)
         return self._tools
@@ -134,11 +142,14 @@ class RunContext:
         self._emit("output.delta", self.node, self.kind, {"text": text})
 
 
-class Node:
-    """Base class of every node kind.
+class Node(Generic[P]):
+    """Base class of every node kind, generic in its parameters' type.
 
-    Subclasses set ``kind`` (which registers them), and may override ``Params``,
-    ``Inputs``, ``Outputs``, ``timeout_s``, ``run`` and the optional hooks. Each field of
+    Subclasses set ``kind`` (which registers them) and may override ``Inputs``,
+    ``Outputs``, ``timeout_s``, ``run`` and the optional hooks. The parameters are the
+    type argument: ``class Shout(Node[ShoutParams])`` validates YAML ``params`` with
+    ``ShoutParams`` (a :class:`NodeParams` subclass) and types ``self.params`` as it;
+    ``Shout.Params`` is that class. A plain ``Node`` has no parameters. Each field of
     ``Inputs`` is an input port (required unless it has a default); each field of
     ``Outputs`` is an output port and must default to ``None``: a port left ``None``
     means "this branch is not taken", and the engine skips what depends on it.
@@ -150,17 +161,16 @@ class Node:
 
     Raises:
         NodeDeclarationError: at class creation, for a duplicate kind, an output port
-            without a ``None`` default, or a ``run`` that is not ``async``.
+            without a ``None`` default, a ``run`` that is not ``async``, or ``Params``
+            that are no ``NodeParams`` class.
     """
 
     kind: ClassVar[str] = ""
     timeout_s: ClassVar[float | None] = None
     """Default time limit of one ``run`` in seconds; YAML ``timeout_s`` overrides it."""
 
-    class Params(BaseModel):
-        """No parameters."""
-
-        model_config = ConfigDict(extra="forbid")
+    Params: ClassVar[type[NodeParams]] = NodeParams
+    """The parameters' class: the type argument (``Node[ShoutParams]``)."""
 
     class Inputs(BaseModel):
         """No inputs."""
@@ -170,9 +180,11 @@ class Node:
 
     input_ports: ClassVar[dict[str, Port]] = {}
     output_ports: ClassVar[dict[str, Port]] = {}
+    params: P
 
     def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls.Params = _params_class(cls)
         cls.input_ports = ports_of(cls.Inputs, outputs=False)
         cls.output_ports = ports_of(cls.Outputs, outputs=True)
         for name, field in cls.Outputs.model_fields.items():
@@ -192,7 +204,7 @@ class Node:
                 )
             _declared[cls.kind] = cls
 
-    def __init__(self, node_id: str, params: BaseModel | None = None) -> None:
+    def __init__(self, node_id: str, params: P | None = None) -> None:
         """Keep this cheap; slow set-up belongs in ``start()``.
 
         Args:
@@ -200,7 +212,7 @@ class Node:
             params: a validated ``Params`` instance (defaults when omitted).
         """
         self.id = node_id
-        self.params: Any = params if params is not None else self.Params()
+        self.params = params if params is not None else self.Params()  # type: ignore[assignment]
 
     async def run(self, inputs: Any, ctx: RunContext) -> Any:
         """Compute outputs from inputs. Return an ``Outputs`` instance, a dict of port
@@ -222,3 +234,29 @@ class Node:
     def provides_context(cls) -> bool:
         """Tell whether the class overrides ``context()``."""
         return cls.context is not Node.context
+
+
+def _params_class(cls: type[Node[Any]]) -> type[NodeParams]:
+    """Return the ``Params`` of a node class: its ``Node[X]`` type argument, a ``Params``
+    class in its body (the older spelling), or what it inherits."""
+    for base in getattr(cls, "__orig_bases__", ()):
+        if get_origin(base) is Node:
+            (arg,) = get_args(base)
+            if not (inspect.isclass(arg) and issubclass(arg, NodeParams)):
+                raise NodeDeclarationError(
+                    f"{cls.__qualname__}: the type argument of Node must be a NodeParams "
+                    f"subclass, not {arg!r}"
+                )
+            if "Params" in cls.__dict__ and cls.__dict__["Params"] is not arg:
+                raise NodeDeclarationError(
+                    f"{cls.__qualname__} declares Params twice: as Node[{arg.__name__}] and "
+                    "as a nested class; keep the type argument"
+                )
+            return arg
+    own = cls.__dict__.get("Params", cls.Params)
+    if not (inspect.isclass(own) and issubclass(own, NodeParams)):
+        raise NodeDeclarationError(
+            f"{cls.__qualname__}.Params must subclass cogpipe.NodeParams; better, drop the "
+            f"nested class and write 'class {cls.__name__}(Node[MyParams])'"
+        )
+    return own

@@ -17,8 +17,9 @@ from pydantic import BaseModel
 from .catalog import GraphCatalog
 from .executor import RunResult, node_outputs
 from .graph import Graph
+from .handles import LLMHandle, Service, ToolHandle
 from .loader import load_graph_text
-from .node import Node, RunContext, Service
+from .node import Node, RunContext
 from .registry import Registry
 from .runtime import Runtime
 from .session import Session
@@ -52,8 +53,8 @@ async def run_node(
     params: dict[str, Any] | None = None,
     session: Session | None = None,
     context: list[str] | None = None,
-    llm: Service | None = None,
-    tools: Service | None = None,
+    llm: Service[LLMHandle] | None = None,
+    tools: Service[ToolHandle] | None = None,
     node_id: str = "node",
 ) -> NodeRun:
     """Run one node once, outside any graph.
@@ -130,8 +131,8 @@ async def run_graph(
     *,
     entry: str = "message",
     registry: Registry | None = None,
-    llm: Service | None = None,
-    tools: Service | None = None,
+    llm: Service[LLMHandle] | None = None,
+    tools: Service[ToolHandle] | None = None,
     raise_errors: bool = True,
 ) -> GraphRun:
     """Run one turn of a graph (a :class:`Graph` or YAML text) in a throwaway runtime.

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.node import Node, NodeParams, RunContext
 from cogpipe.engine.offline import offline_responder
 from cogpipe.engine.session import Session
 
@@ -45,7 +45,13 @@ Tools:
 """
 
 
-class DirectorV1(Node):
+class DirectorV1Params(NodeParams):
+    """Parameters of ``DirectorV1`` (YAML ``params``)."""
+
+    model: str = "default"
+
+
+class DirectorV1(Node[DirectorV1Params]):
     """Write a short plan for thinker_v1 when a request is complex or needs data.
 
     For other commands the ``plan`` port stays empty (no LLM call) and the thinker runs
@@ -66,9 +72,6 @@ class DirectorV1(Node):
 
     kind = "director_v1"
 
-    class Params(Node.Params):
-        model: str = "default"
-
     class Inputs(BaseModel):
         command: Command
 
@@ -88,7 +91,14 @@ class DirectorV1(Node):
         return [f"Strategy: {strategy}"] if strategy else []
 
 
-class DirectorStrategy(Node):
+class DirectorStrategyParams(NodeParams):
+    """Parameters of ``DirectorStrategy`` (YAML ``params``)."""
+
+    model: str = "fast"
+    topics: int = Field(5, ge=1, description="recent topics kept")
+
+
+class DirectorStrategy(Node[DirectorStrategyParams]):
     """Update director_v1's one-line strategy after each answered turn.
 
     Runs after the answer (``output.response``). On a turn with a command it asks the
@@ -109,10 +119,6 @@ class DirectorStrategy(Node):
     """
 
     kind = "director_strategy_v1"
-
-    class Params(Node.Params):
-        model: str = "fast"
-        topics: int = Field(5, ge=1, description="recent topics kept")
 
     class Inputs(BaseModel):
         response: Response
@@ -141,7 +147,14 @@ class DirectorStrategy(Node):
             ctx.emit("strategy.updated", {"strategy": line})
 
 
-class DirectorV2(Node):
+class DirectorV2Params(NodeParams):
+    """Parameters of ``DirectorV2`` (YAML ``params``)."""
+
+    model: str = "default"
+    max_steps: int = Field(6, ge=0, description="tool steps kept from the plan")
+
+
+class DirectorV2(Node[DirectorV2Params]):
     """Turn every command into a ``DirectorPlan``: goal, tool sequence, response style.
 
     One structured LLM call (purpose ``director_v2.plan``) whose prompt lists the
@@ -162,10 +175,6 @@ class DirectorV2(Node):
     """
 
     kind = "director_v2"
-
-    class Params(Node.Params):
-        model: str = "default"
-        max_steps: int = Field(6, ge=0, description="tool steps kept from the plan")
 
     class Inputs(BaseModel):
         command: Command

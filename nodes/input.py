@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.node import Node, NodeParams, RunContext
 from cogpipe.engine.offline import offline_responder
 
 from . import rules
@@ -41,7 +41,13 @@ def describe(action: UIAction) -> str:
     return f"The user clicked '{action.action}'{where}{data}."
 
 
-class Input(Node):
+class InputParams(NodeParams):
+    """Parameters of ``Input`` (YAML ``params``)."""
+
+    model: str = "fast"
+
+
+class Input(Node[InputParams]):
     """Analyse a user message into a :class:`Command`, or answer a trivial one by reflex.
 
     A message is classified with one structured LLM call (``Analysis``, purpose
@@ -67,9 +73,6 @@ class Input(Node):
     """
 
     kind = "input_v1"
-
-    class Params(Node.Params):
-        model: str = "fast"
 
     class Inputs(BaseModel):
         text: str | None = None

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.node import Node, NodeParams, RunContext
 from cogpipe.engine.offline import offline_responder
 
 from . import facts
@@ -27,7 +27,13 @@ def controls_note(controls: list[Control]) -> str:
     return f"On screen now: {', '.join(names)}." if names else ""
 
 
-class Interpreter(Node):
+class InterpreterParams(NodeParams):
+    """Parameters of ``Interpreter`` (YAML ``params``)."""
+
+    model: str = "fast"
+
+
+class Interpreter(Node[InterpreterParams]):
     """Summarise a ``ToolResult`` factually into a ``ThoughtResult``; never adds facts.
 
     The summary is written by the LLM (purpose ``interpreter_v1.summarise``) and then
@@ -53,9 +59,6 @@ class Interpreter(Node):
     """
 
     kind = "interpreter_v1"
-
-    class Params(Node.Params):
-        model: str = "fast"
 
     class Inputs(BaseModel):
         result: ToolResult

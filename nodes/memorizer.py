@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.node import Node, NodeParams, RunContext
 from cogpipe.engine.offline import offline_responder
 from cogpipe.engine.session import Session
 
@@ -38,7 +38,18 @@ class MemoryNote(BaseModel):
     facts: list[str] = Field(description="at most two facts the answer established")
 
 
-class Memorizer(Node):
+class MemorizerParams(NodeParams):
+    """Parameters of ``Memorizer`` (YAML ``params``)."""
+
+    model: str = "fast"
+    max_topics: int = Field(6, ge=1)
+    max_facts: int = Field(6, ge=1)
+    summary_after: int = Field(10, ge=2, description="history length before summaries")
+    summary_every: int = Field(5, ge=1, description="turns between summaries")
+    keep_recent: int = Field(4, ge=0, description="latest turns left out of a summary")
+
+
+class Memorizer(Node[MemorizerParams]):
     """Keep session memory: the user's name, situation, topics, facts, a rolling summary.
 
     Runs after the answer. With the user's message (``message``, fed from the
@@ -69,14 +80,6 @@ class Memorizer(Node):
     """
 
     kind = "memorizer_v1"
-
-    class Params(Node.Params):
-        model: str = "fast"
-        max_topics: int = Field(6, ge=1)
-        max_facts: int = Field(6, ge=1)
-        summary_after: int = Field(10, ge=2, description="history length before summaries")
-        summary_every: int = Field(5, ge=1, description="turns between summaries")
-        keep_recent: int = Field(4, ge=0, description="latest turns left out of a summary")
 
     class Inputs(BaseModel):
         response: Response

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.node import Node, NodeParams, RunContext
 from cogpipe.engine.offline import offline_responder
 
 from . import rules
@@ -23,7 +23,14 @@ draft is empty, answer from the conversation and the context; if you do not know
 Tables and buttons are already on the user's screen: refer to them, do not repeat them."""
 
 
-class Output(Node):
+class OutputParams(NodeParams):
+    """Parameters of ``Output`` (YAML ``params``)."""
+
+    model: str = "default"
+    history_turns: int = Field(4, ge=0, description="earlier turns shown to the LLM")
+
+
+class Output(Node[OutputParams]):
     """Turn the thought into the user-facing answer, streaming it as it is generated.
 
     The answer is written by one streamed LLM call (purpose ``output_v1.answer``) from
@@ -47,10 +54,6 @@ class Output(Node):
     """
 
     kind = "output_v1"
-
-    class Params(Node.Params):
-        model: str = "default"
-        history_turns: int = Field(4, ge=0, description="earlier turns shown to the LLM")
 
     class Inputs(BaseModel):
         thought: ThoughtResult

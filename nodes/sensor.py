@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 from pydantic import Field
 
-from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.node import Node, NodeParams, RunContext
 from cogpipe.engine.session import Session
 
 from .prompts import RETURN_PREFIX
@@ -29,7 +29,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} hours"
 
 
-class Sensor(Node):
+class SensorParams(NodeParams):
+    """Parameters of ``Sensor`` (YAML ``params``)."""
+
+    tick_s: float = Field(1.0, gt=0, description="seconds between background checks")
+    idle_after_s: float = Field(300.0, gt=0, description="inactivity that counts as idle")
+    dashboard_grace_s: float = Field(3.0, ge=0, description="mismatch tolerated, seconds")
+
+
+class Sensor(Node[SensorParams]):
     """Watch the session in the background and tell the next turn what it noticed.
 
     ``start()`` ticks every ``tick_s`` seconds for the whole session and raises flags:
@@ -55,11 +63,6 @@ class Sensor(Node):
     """
 
     kind = "sensor_v1"
-
-    class Params(Node.Params):
-        tick_s: float = Field(1.0, gt=0, description="seconds between background checks")
-        idle_after_s: float = Field(300.0, gt=0, description="inactivity that counts as idle")
-        dashboard_grace_s: float = Field(3.0, ge=0, description="mismatch tolerated, seconds")
 
     def __init__(self, node_id: str, params: Any = None) -> None:
         super().__init__(node_id, params)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from cogpipe.engine.completions import ToolCall
 from cogpipe.engine.errors import ToolError
-from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.node import Node, NodeParams, RunContext
 from cogpipe.engine.offline import offline_responder
 
 from . import facts, rules
@@ -72,7 +72,16 @@ async def call_tool(
         return ToolOutcome(tool=name, arguments=arguments, ok=False, error=exc.message)
 
 
-class ThinkerV1(Node):
+class ThinkerV1Params(NodeParams):
+    """Parameters of ``ThinkerV1`` (YAML ``params``)."""
+
+    model: str = "default"
+    max_rounds: int = Field(4, ge=1, le=16, description="LLM calls at most")
+    history_turns: int = Field(4, ge=0, description="earlier turns shown to the LLM")
+    max_result_chars: int = Field(6000, ge=200, description="tool result size in prompt")
+
+
+class ThinkerV1(Node[ThinkerV1Params]):
     """Reason with the LLM and call tools itself (OpenAI function calling).
 
     Each round is one ``ctx.llm.chat`` call (purpose ``thinker_v1.think``) offered every
@@ -99,12 +108,6 @@ class ThinkerV1(Node):
     """
 
     kind = "thinker_v1"
-
-    class Params(Node.Params):
-        model: str = "default"
-        max_rounds: int = Field(4, ge=1, le=16, description="LLM calls at most")
-        history_turns: int = Field(4, ge=0, description="earlier turns shown to the LLM")
-        max_result_chars: int = Field(6000, ge=200, description="tool result size in prompt")
 
     class Inputs(BaseModel):
         command: Command
@@ -163,7 +166,14 @@ class ThinkerV1(Node):
         return facts.tool_message(outcome, self.params.max_result_chars)
 
 
-class ThinkerV2(Node):
+class ThinkerV2Params(NodeParams):
+    """Parameters of ``ThinkerV2`` (YAML ``params``)."""
+
+    max_steps: int = Field(8, ge=1, description="steps run at most")
+    call_timeout_s: float | None = Field(None, gt=0, description="per tool call")
+
+
+class ThinkerV2(Node[ThinkerV2Params]):
     """Run the director's tool sequence, step by step, with no planning of its own.
 
     Each ``ToolStep`` is one ``ctx.tools.call``; a step that fails (the tool reports an
@@ -182,10 +192,6 @@ class ThinkerV2(Node):
     """
 
     kind = "thinker_v2"
-
-    class Params(Node.Params):
-        max_steps: int = Field(8, ge=1, description="steps run at most")
-        call_timeout_s: float | None = Field(None, gt=0, description="per tool call")
 
     class Inputs(BaseModel):
         plan: DirectorPlan

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from cogpipe.engine.node import Node, RunContext
+from cogpipe.engine.node import Node, NodeParams, RunContext
 from cogpipe.engine.session import Session
 
 from .types import Control, Controls, ThoughtResult, UIAction
@@ -128,7 +128,13 @@ def _go(
     return copies, None
 
 
-class UI(Node):
+class UIParams(NodeParams):
+    """Parameters of ``UI`` (YAML ``params``)."""
+
+    max_controls: int = Field(24, ge=1, description="controls kept, oldest dropped")
+
+
+class UI(Node[UIParams]):
     """Turn thought controls into the session's controls; handle local clicks.
 
     Keeps the current :class:`Controls` in ``session.state["ui"]`` and emits
@@ -152,9 +158,6 @@ class UI(Node):
     """
 
     kind = "ui_v1"
-
-    class Params(Node.Params):
-        max_controls: int = Field(24, ge=1, description="controls kept, oldest dropped")
 
     class Inputs(BaseModel):
         thought: ThoughtResult | None = None

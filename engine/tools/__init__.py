@@ -20,6 +20,6 @@ YAML/JSON config of one server (see :class:`ToolServerConfig`)::
 from __future__ import annotations
 
 from .config import ToolCallResult, ToolInfo, ToolServerConfig
-from .manager import ToolHandle, ToolManager
+from .manager import MCPToolHandle, ToolManager
 
-__all__ = ["ToolCallResult", "ToolHandle", "ToolInfo", "ToolManager", "ToolServerConfig"]
+__all__ = ["MCPToolHandle", "ToolCallResult", "ToolInfo", "ToolManager", "ToolServerConfig"]

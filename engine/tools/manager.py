@@ -3,7 +3,7 @@
 :class:`ToolManager` starts one connection task per enabled server, resolves tool names
 (bare, ``server.tool`` or OpenAI function names), runs calls within their time limit with
 one retry after a lost connection, turns finished jobs into :class:`ToolCallResult`
-objects, and emits ``tool.*`` trace events; :class:`ToolHandle` is ``ctx.tools`` inside
+objects, and emits ``tool.*`` trace events; :class:`MCPToolHandle` is ``ctx.tools`` inside
 one node run.
 """
 
@@ -121,9 +121,9 @@ class ToolManager:
             for alias, tool in self._openai_names().items()
         ]
 
-    def bind(self, ctx: RunContext) -> ToolHandle:
+    def bind(self, ctx: RunContext) -> MCPToolHandle:
         """Return the handle a node run uses as ``ctx.tools`` (the engine's ``Service``)."""
-        return ToolHandle(self, ctx.emit)
+        return MCPToolHandle(self, ctx.emit)
 
     async def call(
         self,
@@ -263,8 +263,9 @@ class ToolManager:
         return names
 
 
-class ToolHandle:
-    """``ctx.tools`` inside one node run: tool calls traced as that node's events.
+class MCPToolHandle:
+    """``ctx.tools`` over MCP (the :class:`~cogpipe.engine.handles.ToolHandle` protocol):
+    tool calls traced as that node's events.
 
     Emits ``tool.started`` {server, tool, arguments (preview)}, then ``tool.finished``
     {server, tool, ok, result (preview), duration_ms[, error]} or ``tool.failed``

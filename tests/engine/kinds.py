@@ -7,7 +7,7 @@ from typing import Any
 import anyio
 from pydantic import BaseModel
 
-from cogpipe.engine import Node, Registry, RunContext
+from cogpipe.engine import Node, NodeParams, Registry, RunContext
 
 
 class Source(Node, register=False):
@@ -28,15 +28,17 @@ class Source(Node, register=False):
         return self.Outputs(out={"text": inputs.text})
 
 
-class Step(Node, register=False):
+class StepParams(NodeParams):
+    sleep_s: float = 0.0
+    fail: bool = False
+    silent: bool = False
+
+
+class Step(Node[StepParams], register=False):
     """Adds its id to the dict; can sleep first, fail, or stay silent."""
 
     kind = "t_step"
 
-    class Params(BaseModel):
-        sleep_s: float = 0.0
-        fail: bool = False
-        silent: bool = False
 
     class Inputs(BaseModel):
         x: dict[str, Any]

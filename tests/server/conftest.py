@@ -20,24 +20,26 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from cogpipe.engine import Node, RunContext
-from cogpipe.engine.config import Settings
+from cogpipe.engine import Node, NodeParams, RunContext
 from cogpipe.nodes.types import UIAction
 from cogpipe.server.app import create_app
+from cogpipe.settings import Settings
 from tests.helpers.server_thread import ServerThread
 
 # -- throwaway node kinds --------------------------------------------------------------
 
 
-class Echo(Node):
+class EchoParams(NodeParams):
+    pieces: int = 3
+    delay_s: float = 0.0
+
+
+class Echo(Node[EchoParams]):
     """Streams the message back in pieces, emits ui.controls and keeps them in state the
     way ui_v1 does (``state["ui"]`` is the Controls JSON)."""
 
     kind = "srv_echo_v1"
 
-    class Params(BaseModel):
-        pieces: int = 3
-        delay_s: float = 0.0
 
     class Inputs(BaseModel):
         text: str
@@ -59,13 +61,15 @@ class Echo(Node):
         return self.Outputs(response=f"echo: {inputs.text}")
 
 
-class Nap(Node):
+class NapParams(NodeParams):
+    sleep_s: float = 0.2
+
+
+class Nap(Node[NapParams]):
     """Sleeps ``sleep_s`` then passes the text on."""
 
     kind = "srv_nap_v1"
 
-    class Params(BaseModel):
-        sleep_s: float = 0.2
 
     class Inputs(BaseModel):
         text: str
