@@ -25,8 +25,7 @@ from typing import Any
 import anyio
 from pydantic import BaseModel
 
-from cogpipe.engine import GraphCatalog, Node, Registry, Runtime, load_graph_text
-from cogpipe.engine.config import tune_gc
+from cogpipe.engine import GraphCatalog, Node, Registry, Runtime, load_graph_text, tune_gc
 
 
 class Step(Node, register=False):

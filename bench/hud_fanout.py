@@ -46,10 +46,10 @@ import httpx2
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
-from cogpipe.engine import Node
-from cogpipe.engine.config import Settings, tune_gc
+from cogpipe.engine import Node, tune_gc
 from cogpipe.server.app import create_app
 from cogpipe.server.streams import StreamSubscription
+from cogpipe.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -155,11 +155,11 @@ def demo_db_server_config(db_path: str | None = None) -> ToolServerConfig:
     from cogpipe.engine.tools import ToolServerConfig
 
     path = str(Path(db_path).resolve() if db_path else default_db_path().resolve())
-    root = str(Path(__file__).resolve().parents[1])
+    # -P: the working directory is not put on the module path, so a file or folder
+    # there (a server.py, a cogpipe/) cannot shadow the package the server runs from.
     return ToolServerConfig(
         name="demo_db",
-        command=[sys.executable, "-m", "cogpipe.demo.server", "--db", path],
-        env={"PYTHONPATH": root},
+        command=[sys.executable, "-P", "-m", "cogpipe.demo.server", "--db", path],
     )
 
 
@@ -169,11 +169,27 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The process exit code.
     """
-    parser = argparse.ArgumentParser(prog="cogpipe demo-db", description=__doc__.splitlines()[0])
-    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--db", help="database file (default: $COGPIPE_DEMO_DB or var/demo.db)")
+    parser = argparse.ArgumentParser(
+        prog="cogpipe demo-db",
+        description="The demo MCP tool server over a generated SQLite database of a small "
+        "IoT service business (customers, devices, contracts, invoices).",
+    )
+    parser.add_argument(
+        "--transport",
+        choices=["stdio", "http"],
+        default="stdio",
+        help="stdio (default: how cogpipe starts it) or streamable HTTP at /mcp",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address for --transport http (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8766, help="port for --transport http (default 8766)"
+    )
+    parser.add_argument(
+        "--db",
+        help="database file, created on first use (default: $COGPIPE_DEMO_DB or ./var/demo.db)",
+    )
     parser.add_argument(
         "--init-only",
         action="store_true",

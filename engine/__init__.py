@@ -6,6 +6,7 @@ from .errors import (
     GraphValidationError,
     LLMError,
     NodeDeclarationError,
+    NodeModuleError,
     NodeRunError,
     Problem,
     SessionBusyError,
@@ -18,11 +19,12 @@ from .errors import (
 from .executor import RunResult, execute
 from .export import to_cytoscape, to_mermaid
 from .graph import Graph, NodeDecl
+from .handles import ChatReply, LLMHandle, Messages, Service, ToolCall, ToolHandle
 from .loader import load_graph, load_graph_text
-from .node import Node, RunContext
+from .node import Node, NodeParams, RunContext
 from .ports import Port, fits, type_name
-from .registry import Registry, default_registry
-from .runtime import Runtime
+from .registry import Registry, default_registry, import_node_modules
+from .runtime import Runtime, tune_gc
 from .session import MemorySessionStore, Session, SessionStore, Turn
 from .sinks import CallbackObserver, JsonlSink, RingBuffer, Subscription
 from .trace import EventBus, Observer, TraceEvent, preview
@@ -30,16 +32,21 @@ from .trace import EventBus, Observer, TraceEvent, preview
 __all__ = [
     "CallbackObserver",
     "CatalogEntry",
+    "ChatReply",
     "EventBus",
     "Graph",
     "GraphCatalog",
     "GraphValidationError",
     "JsonlSink",
     "LLMError",
+    "LLMHandle",
     "MemorySessionStore",
+    "Messages",
     "Node",
     "NodeDecl",
     "NodeDeclarationError",
+    "NodeModuleError",
+    "NodeParams",
     "NodeRunError",
     "Observer",
     "Port",
@@ -49,11 +56,14 @@ __all__ = [
     "RunContext",
     "RunResult",
     "Runtime",
+    "Service",
     "Session",
     "SessionBusyError",
     "SessionStore",
     "Subscription",
+    "ToolCall",
     "ToolError",
+    "ToolHandle",
     "TraceEvent",
     "Turn",
     "UnknownEntryError",
@@ -63,10 +73,12 @@ __all__ = [
     "default_registry",
     "execute",
     "fits",
+    "import_node_modules",
     "load_graph",
     "load_graph_text",
     "preview",
     "to_cytoscape",
     "to_mermaid",
+    "tune_gc",
     "type_name",
 ]

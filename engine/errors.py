@@ -13,6 +13,7 @@ __all__ = [
     "GraphValidationError",
     "LLMError",
     "NodeDeclarationError",
+    "NodeModuleError",
     "NodeRunError",
     "Problem",
     "SessionBusyError",
@@ -81,6 +82,16 @@ class NodeDeclarationError(TypeError):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
+
+
+class NodeModuleError(ImportError):
+    """Raised when a node module the operator listed (``--nodes``, ``node_modules``)
+    cannot be imported: a missing file or module, or code that raised on import."""
+
+    def __init__(self, spec: str, reason: str) -> None:
+        self.spec = spec
+        self.message = f"node module '{spec}' could not be imported: {reason}"
+        super().__init__(self.message)
 
 
 class UnknownGraphError(LookupError):

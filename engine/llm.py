@@ -1,6 +1,6 @@
 """LLM access for nodes: one OpenAI chat-completions client, one traced handle per node run.
 
-Nodes reach it as ``ctx.llm``, an :class:`~engine.completions.LLMHandle` (re-exported
+Nodes reach it as ``ctx.llm``, an :class:`~cogpipe.engine.handles.LLMHandle` (re-exported
 here with ``ChatReply``, ``ToolCall`` and ``response_format``). The client speaks the OpenAI
 chat-completions protocol through the ``openai`` SDK, so any compatible endpoint
 works (OpenAI, vLLM, Ollama, llama.cpp server). With no endpoint configured
@@ -10,13 +10,11 @@ works (OpenAI, vLLM, Ollama, llama.cpp server). With no endpoint configured
 Every call emits ``llm.request`` and then ``llm.response`` or ``llm.failed`` on the
 node's trace, and sends its purpose (``"output_v1.answer"``) as the HTTP header
 ``X-Cogpipe-Purpose``. Failures raise :class:`~engine.errors.LLMError`. Usage:
-``async with LLMClient(LLMConfig.from_env()) as llm: Runtime(catalog, llm=llm)``.
+``async with LLMClient(settings.llm) as llm: Runtime(catalog, llm=llm)``.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +26,10 @@ from openai import (
     AsyncOpenAI,
     OpenAIError,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .completions import ChatReply, LLMHandle, Messages, ToolCall
+from .completions import OpenAIHandle
+from .handles import ChatReply, LLMHandle, Messages, ToolCall
 from .offline import MODEL_NAME, OfflineModel
 from .schemas import response_format
 
@@ -71,46 +70,26 @@ class LLMConfig(BaseModel):
             5xx answer (the SDK's exponential back-off, honouring ``Retry-After``).
     """
 
-    base_url: str | None = None
-    api_key: str | None = Field(default=None, repr=False)
-    models: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODELS))
-    timeout_s: float = Field(default=60, gt=0)
-    max_retries: int = Field(default=2, ge=0)
+    model_config = ConfigDict(extra="forbid")
 
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint ending in /v1 (unset: the offline model)"
+    )
+    api_key: str | None = Field(None, repr=False, description="the endpoint's API key")
+    models: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_MODELS),
+        description="model alias -> real model name (graphs name aliases)",
+    )
+    timeout_s: float = Field(60, gt=0, description="seconds one HTTP attempt may wait for data")
+    max_retries: int = Field(
+        2, ge=0, description="retries after connection errors, timeouts, 429 and 5xx answers"
+    )
+
+    @field_validator("models", mode="after")
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> LLMConfig:
-        """Read the configuration from environment variables (empty counts as unset).
-
-        ``COGPIPE_LLM_BASE_URL`` (else ``OPENAI_BASE_URL``), ``COGPIPE_LLM_API_KEY``
-        (else ``OPENAI_API_KEY``), ``COGPIPE_MODEL_FAST`` / ``_SMART`` / ``_DEFAULT``,
-        ``COGPIPE_LLM_TIMEOUT_S``, ``COGPIPE_LLM_MAX_RETRIES``.
-
-        Raises:
-            ValueError: a timeout or retry count that is not a number.
-        """
-        env = os.environ if env is None else env
-
-        def get(*names: str) -> str | None:
-            return next((env[n].strip() for n in names if env.get(n, "").strip()), None)
-
-        numbers: dict[str, Any] = {}
-        for field, var, cast in (
-            ("timeout_s", "COGPIPE_LLM_TIMEOUT_S", float),
-            ("max_retries", "COGPIPE_LLM_MAX_RETRIES", int),
-        ):
-            try:
-                numbers.update({field: cast(raw)} if (raw := get(var)) else {})
-            except ValueError:
-                raise ValueError(f"{var} must be a number, not {raw!r}") from None
-        return cls(
-            base_url=get("COGPIPE_LLM_BASE_URL", "OPENAI_BASE_URL"),
-            api_key=get("COGPIPE_LLM_API_KEY", "OPENAI_API_KEY"),
-            models={
-                alias: get(f"COGPIPE_MODEL_{alias.upper()}") or name
-                for alias, name in DEFAULT_MODELS.items()
-            },
-            **numbers,
-        )
+    def _keep_default_aliases(cls, models: dict[str, str]) -> dict[str, str]:
+        """Aliases not given keep their default names (``fast``, ``smart``, ``default``)."""
+        return {**DEFAULT_MODELS, **models}
 
     def resolve(self, model: str) -> str:
         """Return the real model name for an alias, or ``model`` itself."""
@@ -211,6 +190,6 @@ class LLMClient:
             return f"{where} got HTTP {exc.status_code}{tries if retried else ''}: {text}{hint}"
         return f"{where} failed: {type(exc).__name__}: {exc}"
 
-    def bind(self, ctx: RunContext) -> LLMHandle:
-        """Return the handle for one node run (the ``Service`` protocol of engine.node)."""
-        return LLMHandle(self, ctx)
+    def bind(self, ctx: RunContext) -> OpenAIHandle:
+        """Return the handle for one node run (the ``Service`` protocol of engine.handles)."""
+        return OpenAIHandle(self, ctx)

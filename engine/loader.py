@@ -10,15 +10,16 @@ no entry reaches. Everything found is raised at once in one
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from .errors import GraphValidationError, Problem, UnknownKindError
 from .graph import Graph, NodeDecl
-from .node import Node
+from .node import Node, NodeParams
 from .ports import Port, fits, type_name
 from .registry import Registry, default_registry
 from .spec import EdgeSpec, GraphSpec, LoadedYaml, PortRef, load_yaml, parse_spec
@@ -84,6 +85,15 @@ def _closest(word: str, options: list[str]) -> str:
     """Return ``". Did you mean 'x'?"`` for the closest option, or ``""``."""
     close = difflib.get_close_matches(word, options, n=1)
     return f". Did you mean '{close[0]}'?" if close else ""
+
+
+def _closest_kind(kind: str, known: list[str]) -> str | None:
+    """Return the known kind closest to ``kind``, comparing names without their version
+    suffix (``_v1``), or ``None`` when none is close enough to be a likely typo."""
+    base = re.sub(r"_v\d+$", "", kind)
+    bases = {re.sub(r"_v\d+$", "", k): k for k in sorted(known, reverse=True)}
+    close = difflib.get_close_matches(base, list(bases), n=1, cutoff=0.8)
+    return bases[close[0]] if close else None
 
 
 def _port_list(nid: str, ports: dict[str, Port], what: str) -> str:
@@ -160,13 +170,16 @@ class _Builder:
         try:
             cls = self.registry.get(node.kind)
         except UnknownKindError as exc:
+            close = _closest_kind(node.kind, exc.known)
             self.problem(
                 (*path, "kind"),
                 f"node '{nid}': {exc.message}",
-                "fix:"
-                + (_closest(node.kind, exc.known)[1:] or " use a known kind.")
-                + " A kind from another package needs that package installed (entry point"
-                " group 'cogpipe.nodes') or imported.",
+                f"fix: did you mean '{close}'?"
+                if close
+                else "fix: use a known kind, or make yours available:",
+                "a kind is available when it is built in, declared by an installed package "
+                "(entry point group 'cogpipe.nodes'), or defined in a node module given with "
+                "--nodes FILE.py or the node_modules setting (COGPIPE_NODE_MODULES)",
             )
             return
         params = self.check_params(nid, cls, node.params)
@@ -174,7 +187,7 @@ class _Builder:
             timeout = node.timeout_s if node.timeout_s is not None else cls.timeout_s
             self.nodes[nid] = NodeDecl(nid, node.kind, cls, params, timeout, self.loaded.line(path))
 
-    def check_params(self, nid: str, cls: type[Node], raw: dict[str, Any]) -> BaseModel | None:
+    def check_params(self, nid: str, cls: type[Node], raw: dict[str, Any]) -> NodeParams | None:
         path = ("nodes", nid, "params")
         fields = cls.Params.model_fields
         known = (

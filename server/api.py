@@ -22,9 +22,9 @@ from cogpipe.engine import (
     to_cytoscape,
     to_mermaid,
 )
-from cogpipe.engine.config import Settings
 from cogpipe.engine.session import jsonable
 from cogpipe.nodes.types import UIAction
+from cogpipe.settings import Settings
 
 from .errors import ApiError, problem_texts
 from .models import (

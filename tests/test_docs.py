@@ -51,6 +51,7 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(args: list[str], package: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a command in ``package`` with the package importable (``PYTHONPATH``)."""
     full = {
         **os.environ,
         "PYTHONPATH": str(package),
@@ -119,3 +120,23 @@ def test_cogpipe_run_shows_the_node_at_work(package: Path) -> None:
     assert "✓ redactor (redactor_v1)" in done.stdout
     assert 'redactor.masked {"count": 1}' in done.stdout
     assert "ada@example.com" not in done.stdout.split("run.finished")[1]
+
+
+def test_a_node_module_file_needs_no_package(package: Path, tmp_path: Path) -> None:
+    (tmp_path / "graphs").mkdir()
+    (tmp_path / "redactor.py").write_text(_blocks("python")[0])
+    (tmp_path / "graphs" / "v2-redacted.yaml").write_text(_blocks("yaml")[0])
+    validate = [str(BIN / "cogpipe"), "validate", "graphs/v2-redacted.yaml"]
+    done = _run(validate, tmp_path, PYTHONPATH="")
+    assert done.returncode == 1 and "unknown kind 'redactor_v1'" in done.stdout
+    done = _run([*validate, "--nodes", "redactor.py"], tmp_path, PYTHONPATH="")
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = _run(
+        [str(BIN / "cogpipe"), "run", "v2-redacted", "hi, I am ada@example.com"],
+        tmp_path,
+        PYTHONPATH="",
+        COGPIPE_GRAPHS_DIR=str(tmp_path / "graphs"),
+        COGPIPE_NODE_MODULES="redactor.py",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "✓ redactor (redactor_v1)" in done.stdout

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from cogpipe.engine.config import Settings
 from cogpipe.server.app import create_app
+from cogpipe.settings import Settings
 from tests.helpers.server_thread import ServerThread, free_port
 
 # Runs share 2 cores with a server, its tool subprocess and Chromium: allow for a busy machine.

@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
-from cogpipe.engine.config import PROJECT_DIR, Settings, open_runtime
+from cogpipe.assembly import open_runtime
+from cogpipe.demo.server import ensure_db
 from cogpipe.engine.llm import LLMConfig
 from cogpipe.engine.store import SqliteSessionStore
 from cogpipe.server.cli import main
-from cogpipe.demo.server import ensure_db
+from cogpipe.settings import Settings, shipped_graphs_dir
 from tests.helpers.openai_server import (  # noqa: F401  (fixtures)
     OpenAITestServer,
     openai_server_fixture,
@@ -71,7 +72,7 @@ def settings_for(tmp_path: Path, model: str, server: OpenAITestServer) -> Settin
         else LLMConfig(base_url=server.url + "/v1", api_key="test", max_retries=0)
     )
     return Settings(
-        graphs_dir=PROJECT_DIR / "graphs",
+        graphs_dir=shipped_graphs_dir(),
         trace_dir=tmp_path / "trace",
         session_db=tmp_path / "sessions.db",
         demo_db=tmp_path / "demo.db",

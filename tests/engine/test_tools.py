@@ -20,12 +20,12 @@ import anyio
 import pytest
 from pydantic import ValidationError
 
+from cogpipe.demo.server import demo_db_server_config, ensure_db
 from cogpipe.engine.errors import ToolError
 from cogpipe.engine.node import RunContext
 from cogpipe.engine.session import Session
 from cogpipe.engine.tools import ToolInfo, ToolManager, ToolServerConfig
 from cogpipe.engine.trace import preview
-from cogpipe.demo.server import demo_db_server_config, ensure_db
 from tests.helpers.mcp_servers import LONG_NAME, helper_server_config, http_server
 from tests.helpers.server_thread import free_port
 
@@ -147,7 +147,8 @@ async def test_demo_db_query_over_stdio(tools: ToolManager, db: Path) -> None:
 
 async def test_demo_db_over_http(db: Path) -> None:
     port = free_port()
-    args = ["-m", "cogpipe.demo.server", "--transport", "http", "--port", str(port), "--db", str(db)]
+    args = ["-m", "cogpipe.demo.server", "--transport", "http", "--port", str(port)]
+    args += ["--db", str(db)]
     berlin = _scalar(db, "SELECT COUNT(*) FROM customers WHERE city = 'Berlin'")
     async with ToolManager(
         [ToolServerConfig(name="db", url=f"http://127.0.0.1:{port}/mcp")]
@@ -462,6 +463,7 @@ def test_demo_db_server_config(tmp_path: Path) -> None:
     assert config.name == "demo_db" and config.transport == "stdio"
     assert config.command == [
         sys.executable,
+        "-P",  # nothing in the working directory can shadow the package
         "-m",
         "cogpipe.demo.server",
         "--db",

@@ -36,7 +36,13 @@ CASES = {
     # unknown kind lists the known kinds and the closest one
     "unknown_kind": """{path}: 1 problem in graph 'unknown-kind'
   line 5: node 'step': unknown kind 't_stepp'. Known kinds: t_echo, t_join, t_memory, t_pair, t_source, t_step, t_text, t_ticker
-    fix: Did you mean 't_step'? A kind from another package needs that package installed (entry point group 'cogpipe.nodes') or imported.""",
+    fix: did you mean 't_step'?
+    a kind is available when it is built in, declared by an installed package (entry point group 'cogpipe.nodes'), or defined in a node module given with --nodes FILE.py or the node_modules setting (COGPIPE_NODE_MODULES)""",
+    # nothing close: no suggestion, only the ways to make a kind available
+    "unknown_kind_far": """{path}: 1 problem in graph 'unknown-kind-far'
+  line 5: node 'step': unknown kind 'shout_v1'. Known kinds: t_echo, t_join, t_memory, t_pair, t_source, t_step, t_text, t_ticker
+    fix: use a known kind, or make yours available:
+    a kind is available when it is built in, declared by an installed package (entry point group 'cogpipe.nodes'), or defined in a node module given with --nodes FILE.py or the node_modules setting (COGPIPE_NODE_MODULES)""",
     # unknown and invalid params list the kind's params
     "params": """{path}: 2 problems in graph 'params'
   line 5: node 'step': unknown param 'sleep' for kind 't_step'. Did you mean 'sleep_s'?
@@ -76,7 +82,8 @@ CASES = {
   line 3: context: unknown node 'nobody'
     nodes: source, step, mem
   line 7: node 'mem': unknown kind 't_memorie'. Known kinds: t_echo, t_join, t_memory, t_pair, t_source, t_step, t_text, t_ticker
-    fix: Did you mean 't_memory'? A kind from another package needs that package installed (entry point group 'cogpipe.nodes') or imported.
+    fix: did you mean 't_memory'?
+    a kind is available when it is built in, declared by an installed package (entry point group 'cogpipe.nodes'), or defined in a node module given with --nodes FILE.py or the node_modules setting (COGPIPE_NODE_MODULES)
   line 10: edge 'source.out step.x' is not of the form 'node.port -> node.port'
     fix: write e.g. 'input.command -> thinker.command'
   line 11: edge 'ghost.y -> step.x': unknown node 'ghost'

@@ -9,8 +9,8 @@ import anyio
 import pytest
 
 from cogpipe.engine import GraphCatalog, NodeRunError, Runtime
-from cogpipe.engine.config import PROJECT_DIR
 from cogpipe.engine.errors import LLMError
+from cogpipe.settings import shipped_graphs_dir
 from tests.helpers.openai_server import OpenAITestServer, client_for
 
 FAILURES: dict[str, Callable[[OpenAITestServer], None]] = {
@@ -24,7 +24,7 @@ FAILURES: dict[str, Callable[[OpenAITestServer], None]] = {
 async def test_a_failing_endpoint_fails_the_run_not_the_session(
     failure: str, openai_server: OpenAITestServer
 ) -> None:
-    catalog = GraphCatalog(PROJECT_DIR / "graphs")
+    catalog = GraphCatalog(shipped_graphs_dir())
     async with (
         client_for(openai_server, max_retries=1, timeout_s=0.5) as llm,
         Runtime(catalog, llm=llm) as rt,

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from cogpipe.engine import load_graph
-from cogpipe.engine.config import PROJECT_DIR
 from cogpipe.engine.llm import LLMClient
 from cogpipe.engine.testing import run_graph
 from cogpipe.engine.tools import ToolManager
+from cogpipe.settings import shipped_graphs_dir
 
-GRAPHS = PROJECT_DIR / "graphs"
+GRAPHS = shipped_graphs_dir()
 V1, V2 = GRAPHS / "v1-current.yaml", GRAPHS / "v2-director-drives.yaml"
 
 
