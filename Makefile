@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
-NPM_STAMP := frontend/node_modules/.installed
+NPM_STAMP := frontend/vendor/.installed
 CHROMIUM_PATH ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CHROMIUM_PATH
@@ -28,9 +28,9 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-$(NPM_STAMP): frontend/package.json frontend/package-lock.json
-	@echo "== installing the HUD's npm packages (cytoscape, cytoscape-dagre)"
-	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+$(NPM_STAMP): frontend/package.json frontend/package-lock.json frontend/vendor.mjs
+	@echo "== installing the HUD's npm packages (cytoscape, its layout, Swagger UI) into frontend/vendor"
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && node vendor.mjs
 	touch $@
 
 chromium: ## Debian's Chromium for Playwright (Playwright cannot download browsers here)
@@ -47,4 +47,4 @@ lint: setup
 	$(BIN)/ruff format --check engine
 
 clean:
-	rm -rf $(VENV) frontend/node_modules var test-results
+	rm -rf $(VENV) frontend/node_modules frontend/vendor var test-results build dist

@@ -1,16 +1,14 @@
 """The FastAPI app: REST API, event streams, the HUD's static files, and ``cogpipe serve``.
 
-The app's lifespan opens the runtime with :func:`engine.config.open_runtime` (LLM client,
-MCP tool servers, session store, JSONL trace sink) and a task group that owns every run
-started through the API; both close when the server stops.
+The app's lifespan opens the runtime with :func:`cogpipe.assembly.open_runtime` (LLM
+client, MCP tool servers, session store, JSONL trace sink) and a task group that owns
+every run started through the API; both close when the server stops.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ipaddress
-import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -19,12 +17,16 @@ from pathlib import Path
 import anyio
 import uvicorn
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
-from cogpipe.engine.config import PROJECT_DIR, Settings, open_runtime, tune_gc
+import cogpipe.frontend
+from cogpipe.assembly import catalog, open_runtime
+from cogpipe.engine import tune_gc
+from cogpipe.settings import Settings
 
 from . import api, streams
 from .errors import install_error_handlers
@@ -35,15 +37,19 @@ from .streams import EventStreams, StreamOptions
 __all__ = ["create_app", "serve"]
 
 MAX_BODY = 64 * 1024
-_FROM_ENV = object()
+_FROM_SETTINGS = object()
+FRONTEND_DIR = Path(cogpipe.frontend.__file__).resolve().parent
+"""The HUD's folder (package data)."""
 
 _NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>cogpipe: HUD not built</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 40em; margin: 3em auto">
 <h1>cogpipe is running, but the HUD is not built</h1>
 <p>The server found no <code>{index}</code>.</p>
-<p>Build it with <code>make run</code> (installs the frontend's npm packages and starts
-the server), or <code>cd frontend && npm ci</code>, then reload this page.</p>
+<p>In a checkout, build it with <code>make run</code> (installs the HUD's npm packages
+into <code>frontend/vendor</code> and starts the server), or
+<code>cd frontend && npm ci && node vendor.mjs</code>, then reload this page. An
+installed cogpipe carries its HUD: reinstall it if this page shows there.</p>
 <p>The API works meanwhile: see <a href="/docs">/docs</a> and
 <a href="/api/health">/api/health</a>.</p>
 </body></html>
@@ -53,7 +59,7 @@ the server), or <code>cd frontend && npm ci</code>, then reload this page.</p>
 def create_app(
     settings: Settings | None = None,
     *,
-    token: str | object | None = _FROM_ENV,
+    token: str | object | None = _FROM_SETTINGS,
     streams_options: StreamOptions | None = None,
     frontend_dir: Path | None = None,
     max_body: int = MAX_BODY,
@@ -62,10 +68,10 @@ def create_app(
 
     Args:
         settings: where graphs, traces and sessions live (default: :meth:`Settings.load`).
-        token: the token every ``/api`` request needs; default: ``$COGPIPE_TOKEN``
-            (none when unset); ``None`` turns the check off.
+        token: the token every ``/api`` request needs; default: ``settings.token``
+            (``COGPIPE_TOKEN``; none when unset); ``None`` turns the check off.
         streams_options: event stream tuning (ping interval, per-client buffer ...).
-        frontend_dir: the HUD's folder (default: ``<project>/frontend``).
+        frontend_dir: the HUD's folder (default: the one installed with cogpipe).
         max_body: the largest request body accepted, bytes (larger: 413).
 
     Returns:
@@ -73,21 +79,25 @@ def create_app(
         ``runs`` (:class:`RunRegistry`) and ``streams`` (:class:`EventStreams`).
     """
     settings = settings or Settings.load()
-    secret = os.environ.get("COGPIPE_TOKEN") if token is _FROM_ENV else token
+    if token is _FROM_SETTINGS:
+        token = settings.token.get_secret_value() if settings.token else None
     app = FastAPI(
         title="cogpipe",
         version=api.server_version(),
         description="Run cognitive LLM pipelines written as YAML graphs and watch them "
         "live. Contract: docs/api.md.",
         lifespan=_lifespan(settings, streams_options or StreamOptions()),
+        docs_url=None,  # served by _api_docs from the installed Swagger UI, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(streams.router)
-    _mount_frontend(app, frontend_dir or PROJECT_DIR / "frontend")
+    _api_docs(app)
+    _mount_frontend(app, frontend_dir or FRONTEND_DIR)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)
-    app.add_middleware(TokenMiddleware, token=secret if isinstance(secret, str) else None)
+    app.add_middleware(TokenMiddleware, token=token if isinstance(token, str) else None)
     return app
 
 
@@ -113,8 +123,26 @@ def _lifespan(
     return lifespan
 
 
+def _api_docs(app: FastAPI) -> None:
+    """Serve Swagger UI at ``/docs`` from ``/vendor/swagger-ui-dist`` (the npm package
+    ``swagger-ui-dist``, installed with the HUD), so the page works with no internet."""
+    vendor = "/vendor/swagger-ui-dist"
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="cogpipe API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url=f"{vendor}/favicon-32x32.png",
+            oauth2_redirect_url=None,
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+
 def _mount_frontend(app: FastAPI, folder: Path) -> None:
-    """Serve ``folder`` at ``/`` and its ``node_modules`` at ``/vendor``.
+    """Serve ``folder`` at ``/`` and its ``vendor`` folder at ``/vendor``.
 
     The files answer only paths no route matched (they are the router's default), so
     routes added to the app later still win over the catch-all ``/``.
@@ -127,8 +155,8 @@ def _mount_frontend(app: FastAPI, folder: Path) -> None:
             return FileResponse(index, headers={"Cache-Control": "no-cache"})
         return HTMLResponse(_NOT_BUILT.format(index=f"{folder.name}/index.html"))
 
-    if (folder / "node_modules").is_dir():
-        app.mount("/vendor", StaticFiles(directory=folder / "node_modules"), name="vendor")
+    if (folder / "vendor").is_dir():
+        app.mount("/vendor", StaticFiles(directory=folder / "vendor"), name="vendor")
     files = StaticFiles(directory=folder, check_dir=False)
 
     async def frontend(scope: Scope, receive: Receive, send: Send) -> None:
@@ -148,30 +176,27 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(args: argparse.Namespace, settings: Settings) -> int:
+def serve(settings: Settings) -> int:
     """Run the server until interrupted (``cogpipe serve``).
 
     Args:
-        args: ``graph`` (default graph, optional), ``host`` (default 127.0.0.1),
-            ``port`` (default 8000).
-        settings: as loaded by the CLI.
+        settings: as loaded by the CLI; ``host``, ``port`` and ``default_graph`` say
+            where to listen and what new sessions run.
 
     Returns:
         The exit status: 0 after a clean stop (Ctrl-C), 1 when the server could not
         start. On SIGTERM uvicorn stops cleanly, then ends the process by that signal.
 
     Raises:
-        UnknownGraphError, GraphValidationError: ``--graph`` names no runnable graph.
+        NodeModuleError: a node module cannot be imported.
+        UnknownGraphError, GraphValidationError: ``default_graph`` names no runnable graph.
     """
-    if getattr(args, "graph", None):
-        settings = settings.model_copy(update={"default_graph": args.graph})
-    settings.catalog()  # an unknown or invalid --graph fails here, before binding
-    host = getattr(args, "host", None) or "127.0.0.1"
-    port = getattr(args, "port", None) or 8000
+    catalog(settings)  # a bad node module or default graph fails here, before binding
+    host, port = settings.host, settings.port
     app = create_app(settings)
     shown = f"[{host}]" if ":" in host else host
     print(f"cogpipe HUD on http://{shown}:{port}  (API docs: /docs)", flush=True)
-    if not _is_loopback(host) and not os.environ.get("COGPIPE_TOKEN"):
+    if not _is_loopback(host) and settings.token is None:
         print(
             f"warning: listening on {host} without COGPIPE_TOKEN: anyone who can reach "
             "this port can run graphs; set COGPIPE_TOKEN or bind 127.0.0.1",

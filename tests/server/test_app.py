@@ -3,7 +3,6 @@ files, OpenAPI, and ``cogpipe serve``."""
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import signal
@@ -16,11 +15,12 @@ from typing import Any
 
 import httpx2
 
-from cogpipe.engine.config import PROJECT_DIR
 from cogpipe.server import app as server_app
 from cogpipe.server.app import create_app
 
 from .conftest import make_settings, new_session, run_to_end, send, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # -- lifespan --------------------------------------------------------------------------
 
@@ -100,9 +100,8 @@ async def test_token_guards_api_and_streams(serve) -> None:
         assert (await c.get("/")).status_code == 200 and (await c.get("/docs")).status_code == 200
 
 
-async def test_token_comes_from_the_environment(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("COGPIPE_TOKEN", "envtoken")
-    running = start_server(create_app(make_settings(tmp_path)))
+async def test_token_comes_from_the_settings(tmp_path: Path) -> None:
+    running = start_server(create_app(make_settings(tmp_path, token="envtoken")))
     try:
         async with httpx2.AsyncClient(base_url=running.url) as c:
             assert (await c.get("/api/health")).status_code == 401
@@ -118,10 +117,10 @@ async def test_frontend_and_vendor_files(serve, tmp_path: Path) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "HUD is not built" in r.text and "make run" in r.text
     front = tmp_path / "frontend"
-    (front / "node_modules" / "cytoscape" / "dist").mkdir(parents=True)
+    (front / "vendor" / "cytoscape" / "dist").mkdir(parents=True)
     (front / "index.html").write_text("<h1>HUD</h1>")
     (front / "app.js").write_text("console.log('hud')")
-    (front / "node_modules" / "cytoscape" / "dist" / "cytoscape.min.js").write_text("cy()")
+    (front / "vendor" / "cytoscape" / "dist" / "cytoscape.min.js").write_text("cy()")
     running = serve(frontend_dir=front)
     async with httpx2.AsyncClient(base_url=running.url) as c:
         assert (await c.get("/")).text == "<h1>HUD</h1>"
@@ -166,8 +165,8 @@ def test_serve_tunes_gc_and_binds_loopback_by_default(tmp_path: Path, monkeypatc
     monkeypatch.setattr(server_app.uvicorn.Server, "run", lambda self: seen.append(self.config))
     before = gc.get_threshold()
     try:
-        args = argparse.Namespace(graph="slow", host=None, port=None)
-        assert server_app.serve(args, make_settings(tmp_path)) == 1  # run() returned at once
+        settings = make_settings(tmp_path, default_graph="slow")
+        assert server_app.serve(settings) == 1  # run() returned at once
         assert gc.get_threshold() == (50_000, 20, 100) and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
@@ -190,7 +189,7 @@ def _serve(tmp_path: Path, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "cogpipe.server.cli", "serve", *args],
         env=env,
-        cwd=PROJECT_DIR,
+        cwd=ROOT,
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cogpipe.engine.config import PROJECT_DIR
 from cogpipe.server.cli import main
+from cogpipe.settings import shipped_graphs_dir
 
-SHIPPED = PROJECT_DIR / "graphs"
+SHIPPED = shipped_graphs_dir()
 
 
 @pytest.fixture(autouse=True)
