@@ -10,7 +10,8 @@ Event types (``type``): ``session.started``, ``run.started``, ``run.finished``,
 ``node.skipped``, ``node.failed``, ``node.cancelled``, ``edge.fired``,
 ``output.delta``, ``graph.switched``, plus whatever nodes and services emit
 (``llm.request``, ``llm.response``, ``tool.started``, ``tool.finished``,
-``tool.failed``, ``ui.controls``, ``sensor.flag``, ``memory.updated``).
+``tool.failed``, ``ui.controls``, ``sensor.flag``, ``memory.updated``). A ``node.failed``
+``data`` says whether the node was ``critical``; a non-critical failure does not end the run.
 """
 
 from __future__ import annotations

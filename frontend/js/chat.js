@@ -129,6 +129,7 @@ export class Chat {
       }
       case 'run.finished':
         this.finish(ev.run_id, d.outputs);
+        for (const warning of d.warnings ?? []) this.note(`after the answer: ${warning}`, ev.run_id);
         break;
       case 'run.failed':
         this.settle(ev.run_id);

@@ -43,3 +43,21 @@ async def test_a_failing_endpoint_fails_the_run_not_the_session(
         result = await rt.run(session.id, "message", "hello!")
         assert result.status == "finished"
         assert result.outputs["response"].text
+
+
+async def test_memory_failing_after_the_answer_keeps_the_turn(
+    openai_server: OpenAITestServer,
+) -> None:
+    catalog = GraphCatalog(shipped_graphs_dir())
+    async with client_for(openai_server, max_retries=0) as llm, Runtime(catalog, llm=llm) as rt:
+        session = rt.create_session("v2-director-drives")
+        greeting = {"intent": "social", "topic": "greeting", "complexity": "trivial"}
+        openai_server.reply_json({**greeting, "needs_data": False, "reply": "Hi there!"})
+        openai_server.fail(500, "memory exploded")  # memorizer_v1.extract, after the answer
+        result = await rt.run(session.id, "message", "hello")
+    assert result.status == "finished"
+    assert result.outputs["response"].text == "Hi there!"
+    (warning,) = result.warnings
+    assert warning.startswith("node 'memorizer' (memorizer_v1) failed: LLMError: ")
+    assert "memory exploded" in warning
+    assert (session.history[-1].status, session.history[-1].warnings) == ("finished", [warning])
