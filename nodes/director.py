@@ -17,12 +17,24 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cogpipe.engine.node import Node, NodeParams, RunContext
+from cogpipe.engine.node import Node, RunContext
 from cogpipe.engine.offline import offline_responder
 from cogpipe.engine.session import Session
 
 from . import rules
-from .prompts import fields, fields_of, last_user, system, tool_listing, tools_of, user
+from .prompts import (
+    PromptParams,
+    fields,
+    fields_of,
+    history,
+    last_user,
+    system,
+    tool_listing,
+    tools_of,
+    user,
+)
+from .purposes import GUIDE, PLAN
+from .purposes import STRATEGY as STRATEGY_PURPOSE
 from .types import Command, DirectorPlan, Guidance, Response
 
 __all__ = ["NAMESPACE", "DirectorStrategy", "DirectorV1", "DirectorV2"]
@@ -30,32 +42,33 @@ __all__ = ["NAMESPACE", "DirectorStrategy", "DirectorV1", "DirectorV2"]
 NAMESPACE = "director"
 """Session state namespace: ``{"strategy": str, "topics": [str]}``."""
 
-PLAN_V1 = """You direct a reasoning step that can call database tools (customers, devices,
-contracts, invoices, revenue). Write a short plan (at most three sentences) for how to
-answer the request: which tools to call with which arguments, and how to present the
-result. Do not answer the request yourself."""
+PLAN_V1 = """You direct a reasoning step that can call the tools it is offered. Write a
+short plan (at most three sentences) for how to answer the user's latest request: which
+tools to call with which arguments, and how to present the result. Do not answer the
+request yourself."""
 STRATEGY = """Write the assistant's strategy for this conversation as one line (at most
 25 words): what the user is after and how best to help them next. Plain text only."""
-PLAN_V2 = """You plan how an executor answers the user's request with the tools below.
-Give the goal, the ordered tool_sequence (tool name exactly as listed, arguments, why;
-empty when no tool is needed), a response_style, and controls only when the user asks
-for UI elements (counters, switches, state machines).
-
-Tools:
-"""
+PLAN_V2 = """You plan how an executor answers the user's latest request with the tools
+listed below. Give the goal, the ordered tool_sequence (tool name exactly as listed,
+arguments as that tool's parameters say, why; empty when no tool is needed), a
+response_style, and controls only when the user asks for UI elements (counters,
+switches, state machines)."""
 
 
-class DirectorV1Params(NodeParams):
+class DirectorV1Params(PromptParams):
     """Parameters of ``DirectorV1`` (YAML ``params``)."""
 
     model: str = "default"
+    prompt: str = Field(PLAN_V1, description="system prompt of the plan")
+    history_turns: int = Field(4, ge=0, description="earlier turns shown to the LLM")
 
 
 class DirectorV1(Node[DirectorV1Params]):
-    """Write a short plan for thinker_v1 when a request is complex or needs data.
+    """Write a short plan for thinker_v1 when a request is complex or needs data or tools.
 
     For other commands the ``plan`` port stays empty (no LLM call) and the thinker runs
-    without guidance. ``context()`` contributes the strategy line kept by
+    without guidance. The LLM (purpose ``director_v1.plan``) sees the context lines and
+    the last ``history_turns`` turns. ``context()`` contributes the strategy line kept by
     ``director_strategy_v1`` (``Strategy: ...``), so list this node under ``context:``.
 
     Offline: the plan names the tool steps from ``nodes.rules.tool_steps``.
@@ -64,7 +77,7 @@ class DirectorV1(Node[DirectorV1Params]):
 
         context: [director]
         nodes:
-          director: {kind: director_v1, params: {model: default}}
+          director: {kind: director_v1, params: {model: default, history_turns: 4}}
         edges:
           - input.command -> director.command
           - director.plan -> thinker.plan
@@ -79,11 +92,15 @@ class DirectorV1(Node[DirectorV1Params]):
         plan: Guidance | None = None
 
     async def run(self, inputs: Inputs, ctx: RunContext) -> Outputs:
-        analysis = inputs.command.analysis
-        if not (analysis.needs_data or analysis.complexity == "complex"):
+        analysis, params = inputs.command.analysis, self.params
+        if not (analysis.needs_data or analysis.needs_tools or analysis.complexity == "complex"):
             return self.Outputs()
-        messages = [system(PLAN_V1, ctx.context), user(inputs.command.source_text)]
-        text = await ctx.llm.complete(self.params.model, messages, purpose="director_v1.plan")
+        messages = [
+            system(params.prompt, ctx.context, params.persona),
+            *history(ctx.session, params.history_turns),
+            user(inputs.command.source_text),
+        ]
+        text = await ctx.llm.complete(params.model, messages, purpose=GUIDE)
         return self.Outputs(plan=Guidance(plan=text.strip()) if text.strip() else None)
 
     def context(self, session: Session) -> list[str]:
@@ -91,10 +108,11 @@ class DirectorV1(Node[DirectorV1Params]):
         return [f"Strategy: {strategy}"] if strategy else []
 
 
-class DirectorStrategyParams(NodeParams):
+class DirectorStrategyParams(PromptParams):
     """Parameters of ``DirectorStrategy`` (YAML ``params``)."""
 
     model: str = "fast"
+    prompt: str = Field(STRATEGY, description="system prompt of the strategy update")
     topics: int = Field(5, ge=1, description="recent topics kept")
 
 
@@ -135,10 +153,11 @@ class DirectorStrategy(Node[DirectorStrategyParams]):
             request=inputs.command.source_text,
             answer=inputs.response.text,
         )
+        params = self.params
         text = await ctx.llm.complete(
-            self.params.model,
-            [system(STRATEGY), user(prompt)],
-            purpose="director_strategy_v1.update",
+            params.model,
+            [system(params.prompt, persona=params.persona), user(prompt)],
+            purpose=STRATEGY_PURPOSE,
         )
         line = " ".join(text.split())[:240]
         state["topics"] = topics
@@ -147,10 +166,12 @@ class DirectorStrategy(Node[DirectorStrategyParams]):
             ctx.emit("strategy.updated", {"strategy": line})
 
 
-class DirectorV2Params(NodeParams):
+class DirectorV2Params(PromptParams):
     """Parameters of ``DirectorV2`` (YAML ``params``)."""
 
     model: str = "default"
+    prompt: str = Field(PLAN_V2, description="system prompt of the plan (the tools follow)")
+    history_turns: int = Field(4, ge=0, description="earlier turns shown to the LLM")
     max_steps: int = Field(6, ge=0, description="tool steps kept from the plan")
 
 
@@ -158,17 +179,18 @@ class DirectorV2(Node[DirectorV2Params]):
     """Turn every command into a ``DirectorPlan``: goal, tool sequence, response style.
 
     One structured LLM call (purpose ``director_v2.plan``) whose prompt lists the
-    available tools (``await ctx.tools.list()``: name, arguments, description) and the
-    context lines. Steps past ``max_steps`` are dropped. The plan may also carry UI
-    controls the user asked for. Always fires, even when no tool is needed (an empty
-    ``tool_sequence``).
+    available tools (``await ctx.tools.list()``: name, arguments, description), the
+    context lines and the last ``history_turns`` turns, so a follow-up ("and in
+    Paris?") is planned with its subject. Steps past ``max_steps`` are dropped. The
+    plan may also carry UI controls the user asked for. Always fires, even when no tool
+    is needed (an empty ``tool_sequence``).
 
     Offline: ``nodes.rules`` picks the steps (only tools that are listed) and controls.
 
     YAML::
 
         nodes:
-          director: {kind: director_v2, params: {model: default, max_steps: 6}}
+          director: {kind: director_v2, params: {model: default, history_turns: 4}}
         edges:
           - input.command -> director.command
           - director.plan -> thinker.plan
@@ -183,12 +205,14 @@ class DirectorV2(Node[DirectorV2Params]):
         plan: DirectorPlan | None = None
 
     async def run(self, inputs: Inputs, ctx: RunContext) -> Outputs:
-        handle = tools_of(ctx)
+        params, handle = self.params, tools_of(ctx)
         listing = tool_listing(await handle.list() if handle is not None else [])
-        messages = [system(PLAN_V2 + listing, ctx.context), user(inputs.command.source_text)]
-        plan = await ctx.llm.structured(
-            self.params.model, messages, DirectorPlan, purpose="director_v2.plan"
-        )
+        messages = [
+            system(f"{params.prompt}\n\nTools:\n{listing}", ctx.context, params.persona),
+            *history(ctx.session, params.history_turns),
+            user(inputs.command.source_text),
+        ]
+        plan = await ctx.llm.structured(params.model, messages, DirectorPlan, purpose=PLAN)
         steps = plan.tool_sequence[: self.params.max_steps]
         return self.Outputs(plan=plan.model_copy(update={"tool_sequence": steps}))
 
@@ -196,7 +220,7 @@ class DirectorV2(Node[DirectorV2Params]):
 # -- offline -----------------------------------------------------------------------------
 
 
-@offline_responder("director_v1.plan")
+@offline_responder(GUIDE)
 def _offline_plan_v1(messages: list[dict[str, Any]], request: dict[str, Any]) -> str:
     steps = rules.tool_steps(last_user(messages))
     if not steps:
@@ -205,7 +229,7 @@ def _offline_plan_v1(messages: list[dict[str, Any]], request: dict[str, Any]) ->
     return f"Call {calls}. Answer with the numbers exactly as returned; show rows as a table."
 
 
-@offline_responder("director_strategy_v1.update")
+@offline_responder(STRATEGY_PURPOSE)
 def _offline_strategy(messages: list[dict[str, Any]], request: dict[str, Any]) -> str:
     topics = fields_of(
         last_user(messages), "previous_strategy", "recent_topics", "request", "answer"
@@ -216,7 +240,7 @@ def _offline_strategy(messages: list[dict[str, Any]], request: dict[str, Any]) -
     )
 
 
-@offline_responder("director_v2.plan")
+@offline_responder(PLAN)
 def _offline_plan_v2(messages: list[dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
     text = last_user(messages)
     head = next((m["content"] for m in messages if m.get("role") == "system"), "")

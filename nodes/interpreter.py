@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from cogpipe.engine.node import Node, NodeParams, RunContext
+from cogpipe.engine.node import Node, RunContext
 from cogpipe.engine.offline import offline_responder
 
 from . import facts
-from .prompts import fields, fields_of, last_user, system, user
+from .prompts import PromptParams, fields, fields_of, last_user, system, user
+from .purposes import SUMMARISE as PURPOSE
 from .types import Command, Control, ThoughtResult, ToolOutcome, ToolResult
 
 __all__ = ["Interpreter"]
@@ -27,10 +28,11 @@ def controls_note(controls: list[Control]) -> str:
     return f"On screen now: {', '.join(names)}." if names else ""
 
 
-class InterpreterParams(NodeParams):
+class InterpreterParams(PromptParams):
     """Parameters of ``Interpreter`` (YAML ``params``)."""
 
     model: str = "fast"
+    prompt: str = Field(SUMMARISE, description="system prompt of the summary")
 
 
 class Interpreter(Node[InterpreterParams]):
@@ -80,19 +82,18 @@ class Interpreter(Node[InterpreterParams]):
 
     async def summarise(self, steps: list[ToolOutcome], question: str, ctx: RunContext) -> str:
         """Return the LLM's summary if it passes the check, else the deterministic one."""
+        params = self.params
         messages = [
-            system(SUMMARISE),
+            system(params.prompt, persona=params.persona),
             user(fields(question=question, tool_results=facts.outcomes_json(steps))),
         ]
-        text = await ctx.llm.complete(
-            self.params.model, messages, purpose="interpreter_v1.summarise"
-        )
+        text = await ctx.llm.complete(params.model, messages, purpose=PURPOSE)
         bad = facts.unsupported(text, steps, question) if text.strip() else ["(empty)"]
         ctx.emit("interpreter.checked", {"ok": not bad, "unsupported": bad[:20]})
         return text.strip() if not bad else facts.summarise(steps)
 
 
-@offline_responder("interpreter_v1.summarise")
+@offline_responder(PURPOSE)
 def _offline_summarise(messages: list[dict[str, Any]], request: dict[str, Any]) -> str:
     given = fields_of(last_user(messages), "question", "tool_results")
     try:

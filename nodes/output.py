@@ -1,32 +1,37 @@
-"""output_v1: the user-facing answer, streamed while it is generated."""
+"""output_v1: the user-facing answer, streamed while it is generated, then checked."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cogpipe.engine.node import Node, NodeParams, RunContext
+from cogpipe.engine.node import Node, RunContext
 from cogpipe.engine.offline import offline_responder
 
-from . import rules
-from .prompts import context_of, fields, fields_of, history, last_user, system, user
+from . import facts, rules
+from .prompts import PromptParams, context_of, fields, fields_of, history, last_user, system, user
+from .purposes import ANSWER as PURPOSE
 from .types import Command, Response, ThoughtResult
 
-__all__ = ["Output"]
+__all__ = ["NO_ANSWER", "Output"]
 
-ANSWER = """You are the voice of a helpful assistant for a small IoT service business.
-Turn the draft into the answer to the user's question: short, friendly, plain text.
-Keep every number and name exactly as in the draft and add no facts of your own. If the
-draft is empty, answer from the conversation and the context; if you do not know, say so.
-Tables and buttons are already on the user's screen: refer to them, do not repeat them."""
+ANSWER = """You are the voice of a helpful assistant. Turn the draft into the answer to the
+user's question: short, friendly, plain text. Keep every number and name exactly as in
+the draft and add no facts of your own. If the draft is empty, answer from the
+conversation and the context; if you do not know, say so. Tables and buttons are already
+on the user's screen: refer to them, do not repeat them."""
+NO_ANSWER = "Sorry, the model gave no usable answer."
+"""What the user reads when the model answered nothing and there is no draft."""
 
 
-class OutputParams(NodeParams):
+class OutputParams(PromptParams):
     """Parameters of ``Output`` (YAML ``params``)."""
 
     model: str = "default"
+    prompt: str = Field(ANSWER, description="system prompt of the answer")
     history_turns: int = Field(4, ge=0, description="earlier turns shown to the LLM")
 
 
@@ -37,7 +42,20 @@ class Output(Node[OutputParams]):
     the draft, the user's words, the context lines and the last ``history_turns``
     turns; each delta goes to the client at once (``ctx.stream``, ``output.delta``
     events). On the reflex path (``thought.reflex``) the reflex draft is streamed as it
-    is, word by word, with no LLM call.
+    is, word by word, with no LLM call. An empty answer falls back to the draft, or to
+    :data:`NO_ANSWER` when there is none.
+
+    **The answer the user reads is checked** (``nodes.facts.unsupported``): every number
+    and capitalised name in it must occur in the tool results, the user's words, the
+    context lines, the recent turns, the controls on screen, or the draft when the draft
+    itself passes that check. The result is an ``answer.checked`` event ``{"ok",
+    "unsupported", "replaced_with", "text"}``. When something is unsupported, the
+    answer the turn keeps (its ``response``, stored in history and seen by memory) is
+    the checked draft, else the deterministic summary of the tool results
+    (``replaced_with``: ``"draft"`` / ``"data summary"``, ``text`` the replacement);
+    with neither, the answer stays and the event says what could not be checked. The
+    streamed words cannot be taken back, so the HUD shows the event next to the answer
+    and replaces the answer's text with the kept one when the run finishes.
 
     Offline: the draft is the answer; with no draft, ``nodes.rules.chat_reply`` answers
     from the context (e.g. the user's name from memory).
@@ -63,19 +81,22 @@ class Output(Node[OutputParams]):
         response: Response | None = None
 
     async def run(self, inputs: Inputs, ctx: RunContext) -> Outputs:
-        thought = inputs.thought
+        thought, params = inputs.thought, self.params
         if thought.reflex:
             return self.Outputs(response=Response(text=self.say(thought.response, ctx)))
         question = inputs.command.source_text if inputs.command else ""
+        earlier = history(ctx.session, params.history_turns)
         messages = [
-            system(ANSWER, ctx.context),
-            *history(ctx.session, self.params.history_turns),
+            system(params.prompt, ctx.context, params.persona),
+            *earlier,
             user(fields(question=question or "(none)", draft=thought.response or "(none)")),
         ]
-        text = await ctx.llm.stream(self.params.model, messages, purpose="output_v1.answer")
-        if not text.strip():  # nothing was streamed: fall back to the draft
-            text = self.say(thought.response, ctx)
-        return self.Outputs(response=Response(text=text.strip()))
+        text = (await ctx.llm.stream(params.model, messages, purpose=PURPOSE)).strip()
+        if not text:  # nothing was streamed: fall back to the draft
+            text = self.say(thought.response.strip() or NO_ANSWER, ctx)
+        sources = [question, *ctx.context, *(m["content"] for m in earlier)]
+        sources.append(json.dumps([c.model_dump(mode="json") for c in thought.controls]))
+        return self.Outputs(response=Response(text=check(text, thought, sources, ctx)))
 
     @staticmethod
     def say(text: str, ctx: RunContext) -> str:
@@ -85,7 +106,32 @@ class Output(Node[OutputParams]):
         return text
 
 
-@offline_responder("output_v1.answer")
+def check(text: str, thought: ThoughtResult, sources: list[str], ctx: RunContext) -> str:
+    """Check ``text`` against the thought's tool results and ``sources`` (plus the draft
+    when the draft passes the same check); emit ``answer.checked`` and return the text
+    the turn keeps (see :class:`Output`)."""
+    outcomes, known = thought.tool_results, "\n".join(sources)
+    draft = thought.response.strip()
+    draft_ok = bool(draft) and not facts.unsupported(draft, outcomes, known)
+    bad = facts.unsupported(text, outcomes, known + ("\n" + draft if draft_ok else ""))
+    kept, replaced = text, None
+    if bad and draft_ok:
+        kept, replaced = draft, "draft"
+    elif bad and outcomes:
+        kept, replaced = facts.summarise(outcomes), "data summary"
+    ctx.emit(
+        "answer.checked",
+        {
+            "ok": not bad,
+            "unsupported": bad[:20],
+            "replaced_with": replaced,
+            "text": kept if replaced else None,
+        },
+    )
+    return kept
+
+
+@offline_responder(PURPOSE)
 def _offline_answer(messages: list[dict[str, Any]], request: dict[str, Any]) -> str:
     given = fields_of(last_user(messages), "question", "draft")
     if given["draft"] not in ("", "(none)"):

@@ -1,8 +1,10 @@
-"""Prompt plumbing the built-in nodes share: the system message with its context block,
-recent history as chat messages, the context lines other nodes recognise, and the
-reverse direction for offline responders (reading a prompt back into its parts).
+"""Prompt plumbing the built-in nodes share: the persona param, the system message with
+its context block, recent history as chat messages, labelled prompt fields, and the
+context lines other nodes recognise.
 
-Each node module keeps its own prompt texts at its top; this module only assembles.
+Each node module keeps its own default prompt at its top (a param, so a graph can
+replace it); this module only assembles. Nothing here reads a prompt back: the offline
+model gets what it needs as structured ``hints`` (see ``nodes.offline``).
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cogpipe.engine.node import RunContext
+from pydantic import Field
+
+from cogpipe.engine.node import NodeParams, RunContext
 from cogpipe.engine.session import Session
 
 __all__ = [
     "NAME_PREFIX",
     "RETURN_PREFIX",
+    "PromptParams",
     "context_of",
     "fields",
     "fields_of",
@@ -34,9 +39,24 @@ RETURN_PREFIX = "The user is back after"
 _CONTEXT_HEAD = "\n\nContext:\n"
 
 
-def system(prompt: str, context: list[str] | None = None) -> dict[str, Any]:
-    """Return the system message: ``prompt``, then the turn's context lines as a list."""
-    text = prompt.strip()
+class PromptParams(NodeParams):
+    """Params every built-in node that calls the LLM shares (YAML ``params``).
+
+    Attributes:
+        persona: who the assistant is and whom it serves; it opens every system prompt
+            of the node, before the node's own ``prompt``. Empty by default (the default
+            prompts speak of no domain); the shipped graphs describe the demo business
+            here, once, with a YAML anchor (``persona: &persona ...``, then
+            ``persona: *persona``).
+    """
+
+    persona: str = Field("", description="opens every system prompt of the node")
+
+
+def system(prompt: str, context: list[str] | None = None, persona: str = "") -> dict[str, Any]:
+    """Return the system message: ``persona``, ``prompt``, then the turn's context lines
+    as a list."""
+    text = "\n\n".join(p.strip() for p in (persona, prompt) if p.strip())
     if context:
         text += _CONTEXT_HEAD + "\n".join(f"- {line}" for line in context)
     return {"role": "system", "content": text}

@@ -24,6 +24,7 @@ __all__ = [
     "controls_for",
     "controls_reply",
     "introduced_name",
+    "introduction",
     "situation",
     "social_reply",
     "tool_steps",
@@ -97,6 +98,12 @@ def introduced_name(text: str) -> str | None:
     """Return the name in "my name is Ada" / "I'm Ada" / "call me Ada", else ``None``."""
     match = _NAME.search(text)
     return match.group(1) if match else None
+
+
+def introduction(text: str) -> str | None:
+    """Return the introducing words ("my name is Ada"), else ``None``."""
+    match = _NAME.search(text)
+    return match.group(0) if match else None
 
 
 def situation(text: str) -> str | None:
@@ -292,6 +299,7 @@ def analyse(text: str, context: list[str]) -> dict[str, Any]:
             "topic": "small talk",
             "complexity": "trivial",
             "needs_data": False,
+            "needs_tools": False,
             "reply": reply,
         }
     low = text.lower()
@@ -304,5 +312,6 @@ def analyse(text: str, context: list[str]) -> dict[str, Any]:
         "topic": _topic(text, steps) or "chat",
         "complexity": "complex" if steps and deep else "simple",
         "needs_data": bool(steps),
+        "needs_tools": bool(steps or controls_for(text)),
         "reply": "",
     }

@@ -14,7 +14,8 @@ from cogpipe.engine.node import Node, NodeParams, RunContext
 from cogpipe.engine.offline import offline_responder
 
 from . import facts, rules
-from .prompts import context_of, history, last_user, system, tools_of, user
+from .prompts import PromptParams, context_of, history, last_user, system, tools_of, user
+from .purposes import THINK as PURPOSE
 from .types import (
     Command,
     Control,
@@ -28,9 +29,8 @@ from .types import (
 
 __all__ = ["SHOW_CONTROLS", "ThinkerV1", "ThinkerV2"]
 
-THINK = """You are the reasoning step of an assistant for a small IoT service business.
-Answer the user's request. For facts about customers, devices, contracts, invoices or
-revenue, call the tools and use only what they return; never guess numbers. To put a
+THINK = """You are the reasoning step of an assistant. Answer the user's latest request.
+For facts, call the tools and use only what they return; never guess numbers. To put a
 counter, switch, table or state machine on the user's screen, call show_controls.
 Finish with a short draft answer in plain text."""
 SHOW_CONTROLS = "show_controls"
@@ -72,10 +72,11 @@ async def call_tool(
         return ToolOutcome(tool=name, arguments=arguments, ok=False, error=exc.message)
 
 
-class ThinkerV1Params(NodeParams):
+class ThinkerV1Params(PromptParams):
     """Parameters of ``ThinkerV1`` (YAML ``params``)."""
 
     model: str = "default"
+    prompt: str = Field(THINK, description="system prompt (the director's plan follows)")
     max_rounds: int = Field(4, ge=1, le=16, description="LLM calls at most")
     history_turns: int = Field(4, ge=0, description="earlier turns shown to the LLM")
     max_result_chars: int = Field(6000, ge=200, description="tool result size in prompt")
@@ -117,9 +118,10 @@ class ThinkerV1(Node[ThinkerV1Params]):
         thought: ThoughtResult | None = None
 
     async def run(self, inputs: Inputs, ctx: RunContext) -> Outputs:
-        prompt = THINK + (f"\n\nDirector's plan: {inputs.plan.plan}" if inputs.plan else "")
+        params = self.params
+        guide = f"\n\nDirector's plan: {inputs.plan.plan}" if inputs.plan else ""
         messages = [
-            system(prompt, ctx.context),
+            system(params.prompt + guide, ctx.context, params.persona),
             *history(ctx.session, self.params.history_turns),
             user(inputs.command.source_text),
         ]
@@ -134,7 +136,7 @@ class ThinkerV1(Node[ThinkerV1Params]):
                 self.params.model,
                 messages,
                 tools=None if last else offered,
-                purpose="thinker_v1.think",
+                purpose=PURPOSE,
             )
             if last or not reply.tool_calls:  # tool calls in the last round are ignored
                 draft = reply.content or ""
@@ -238,7 +240,7 @@ def _results(messages: list[dict[str, Any]]) -> tuple[list[ToolOutcome], list[di
     return outcomes, shown
 
 
-@offline_responder("thinker_v1.think")
+@offline_responder(PURPOSE)
 def _offline_think(messages: list[dict[str, Any]], request: dict[str, Any]) -> Any:
     outcomes, shown = _results(messages)
     if outcomes or shown:

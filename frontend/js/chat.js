@@ -139,6 +139,9 @@ export class Chat {
         this.settle(ev.run_id);
         this.note('The run was cancelled.', ev.run_id);
         break;
+      case 'answer.checked':
+        if (d.ok === false) this.corrected(ev.run_id, d);
+        break;
       case 'ui.ignored':
         this.note(`click ignored: ${d.reason ?? 'no reason given'}`, ev.run_id);
         break;
@@ -192,6 +195,22 @@ export class Chat {
         else if (!bubble.textContent) bubble.remove();
       }).catch(() => {});
     }
+  }
+
+  /**
+   * output_v1 found numbers or names in the streamed answer that no tool result, context
+   * line or word of the user holds (answer.checked): say so, and show the answer the turn
+   * keeps instead when there is one (the checked draft or the data summary).
+   */
+  corrected(runId, d) {
+    const what = (d.unsupported ?? []).join(', ') || 'something';
+    const how = d.replaced_with ? `replaced by the ${d.replaced_with}` : 'left as it is, unchecked';
+    if (d.replaced_with && typeof d.text === 'string') {
+      const bubble = this.answer(runId);
+      bubble.textContent = d.text;
+      bubble.classList.add('corrected');
+    }
+    this.note(`Not in any tool result or your words: ${what}; the answer was ${how}.`, runId);
   }
 
   /** A run ended without (more) answer: stop its cursor, drop its bubble if empty. */

@@ -7,8 +7,8 @@ import time
 from cogpipe.engine.llm import LLMClient
 from cogpipe.engine.session import Session, Turn
 from cogpipe.engine.testing import run_node
-from cogpipe.nodes.output import Output
-from cogpipe.nodes.types import Analysis, Command, Response, ThoughtResult
+from cogpipe.nodes.output import NO_ANSWER, Output
+from cogpipe.nodes.types import Analysis, Command, Response, ThoughtResult, ToolOutcome
 from tests.helpers.openai_server import OpenAITestServer
 
 QUESTION = Command(
@@ -92,3 +92,78 @@ async def test_offline_presents_the_draft_or_answers_from_context(offline: LLMCl
         context=["User's name: Ada."],
     )
     assert run.outputs.response.text == "Your name is Ada."
+
+
+BERLIN = ToolOutcome(
+    tool="count_customers", arguments={"city": "Berlin"}, ok=True, data={"count": 39}
+)
+
+
+async def test_an_answer_that_adds_facts_is_recorded_and_replaced_by_the_checked_draft(
+    remote: LLMClient, openai_server: OpenAITestServer
+) -> None:
+    openai_server.reply_text("Berlin has 39 customers, led by Berlin Solutions with 150 staff.")
+    thought = ThoughtResult(response="There are 39 customers in Berlin.", tool_results=[BERLIN])
+    run = await run_node(Output, {"thought": thought, "command": QUESTION}, llm=remote)
+    assert run.streamed.startswith("Berlin has 39 customers, led by")  # already sent
+    assert run.outputs.response.text == "There are 39 customers in Berlin."
+    (checked,) = [d for t, d in run.events if t == "answer.checked"]
+    assert checked == {
+        "ok": False,
+        "unsupported": ["150", "Solutions"],
+        "replaced_with": "draft",
+        "text": "There are 39 customers in Berlin.",
+    }
+
+
+async def test_an_unchecked_draft_gives_way_to_the_data_summary(
+    remote: LLMClient, openai_server: OpenAITestServer
+) -> None:
+    openai_server.reply_text("There are 41 customers.")
+    thought = ThoughtResult(response="There are 41 customers.", tool_results=[BERLIN])
+    run = await run_node(Output, {"thought": thought, "command": QUESTION}, llm=remote)
+    assert run.outputs.response.text == "There are 39 customers with city Berlin."
+    (checked,) = [d for t, d in run.events if t == "answer.checked"]
+    assert (checked["unsupported"], checked["replaced_with"]) == (["41"], "data summary")
+
+
+async def test_an_answer_from_the_sources_passes_the_check(
+    remote: LLMClient, openai_server: OpenAITestServer
+) -> None:
+    openai_server.reply_text("Ada, Berlin has 39 customers; the Counter is on screen.")
+    thought = ThoughtResult(
+        response="",
+        tool_results=[BERLIN],
+        controls=[{"id": "c", "type": "label", "label": "Counter"}],
+    )
+    run = await run_node(
+        Output, {"thought": thought, "command": QUESTION}, llm=remote, context=["User's name: Ada."]
+    )
+    assert run.outputs.response.text == "Ada, Berlin has 39 customers; the Counter is on screen."
+    (checked,) = [d for t, d in run.events if t == "answer.checked"]
+    assert checked == {"ok": True, "unsupported": [], "replaced_with": None, "text": None}
+
+
+async def test_with_nothing_to_fall_back_on_the_answer_stays_and_is_flagged(
+    remote: LLMClient, openai_server: OpenAITestServer
+) -> None:
+    openai_server.reply_text("Your name is Bob.")
+    name = QUESTION.model_copy(update={"source_text": "What is my name?"})
+    run = await run_node(
+        Output, {"thought": ThoughtResult(response=""), "command": name}, llm=remote
+    )
+    assert run.outputs.response.text == "Your name is Bob."
+    (checked,) = [d for t, d in run.events if t == "answer.checked"]
+    assert (checked["ok"], checked["unsupported"], checked["replaced_with"]) == (
+        False,
+        ["Bob"],
+        None,
+    )
+
+
+async def test_no_answer_and_no_draft_says_so(
+    remote: LLMClient, openai_server: OpenAITestServer
+) -> None:
+    openai_server.reply_text("")
+    run = await run_node(Output, {"thought": ThoughtResult(response="")}, llm=remote)
+    assert run.outputs.response.text == NO_ANSWER == run.streamed
