@@ -163,12 +163,8 @@ def demo_db_server_config(db_path: str | None = None) -> ToolServerConfig:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the demo server (``cogpipe demo-db`` and ``python -m cogpipe.demo.server``).
-
-    Returns:
-        The process exit code.
-    """
+def argument_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``cogpipe demo-db`` / ``python -m cogpipe.demo.server``."""
     parser = argparse.ArgumentParser(
         prog="cogpipe demo-db",
         description="The demo MCP tool server over a generated SQLite database of a small "
@@ -195,7 +191,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="create the database, print its path and row counts, and exit",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo server (``cogpipe demo-db`` and ``python -m cogpipe.demo.server``).
+
+    Returns:
+        The process exit code.
+    """
+    args = argument_parser().parse_args(argv)
     if args.init_only:
         path = ensure_db(args.db)
         print(path)

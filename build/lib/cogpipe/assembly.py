@@ -1,0 +1,118 @@
+"""The composition root: settings in, a running :class:`~cogpipe.engine.Runtime` out.
+
+This is the one place that chooses cogpipe's default services, so that ``engine/``
+stays free of the application above it: the LLM client (the offline model unless an
+endpoint is configured), the MCP tool servers (the demo database server unless others
+are configured), the session store (SQLite, or memory), the JSONL trace sink, the graph
+catalog and its default graph, and the operator's node modules. The CLI, the server and
+embedding code all start a runtime through :func:`open_runtime`::
+
+    async with open_runtime(Settings.load()) as runtime:
+        session = runtime.create_session()
+        result = await runtime.run(session.id, "message", "hello")
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from cogpipe.engine import (
+    GraphCatalog,
+    JsonlSink,
+    MemorySessionStore,
+    Observer,
+    Runtime,
+    SessionStore,
+    import_node_modules,
+)
+from cogpipe.engine.llm import LLMClient
+from cogpipe.engine.store import SqliteSessionStore
+from cogpipe.engine.tools import ToolManager, ToolServerConfig
+
+from .settings import Settings
+
+__all__ = ["PREFERRED_DEFAULT", "catalog", "open_runtime", "tool_servers"]
+
+PREFERRED_DEFAULT = "v2-director-drives"
+"""The default graph when the settings name none and the catalog has it."""
+
+
+def tool_servers(settings: Settings) -> list[ToolServerConfig]:
+    """Return the MCP servers to start: the configured ones, or the demo database
+    server over ``settings.demo_db`` when none are configured."""
+    if settings.tool_servers is not None:
+        return settings.tool_servers
+    from cogpipe.demo.server import demo_db_server_config
+
+    return [demo_db_server_config(str(settings.demo_db))]
+
+
+def catalog(settings: Settings) -> GraphCatalog:
+    """Import the node modules, then return the catalog of ``settings.graphs_dir`` with
+    its default graph (``default_graph``, else ``v2-director-drives`` when present, else
+    the first valid graph by name).
+
+    Raises:
+        NodeModuleError: a node module cannot be imported.
+        UnknownGraphError, GraphValidationError: ``default_graph`` cannot be used.
+    """
+    import_node_modules(settings.node_modules)
+    graphs = GraphCatalog(settings.graphs_dir)
+    default = settings.default_graph
+    if default is None and PREFERRED_DEFAULT in graphs.names():
+        default = PREFERRED_DEFAULT
+    if default is not None:
+        graphs.set_default(default)
+    return graphs
+
+
+def _store(settings: Settings, stack: AsyncExitStack) -> SessionStore:
+    if settings.session_db == "memory":
+        return MemorySessionStore()
+    store = SqliteSessionStore(settings.session_db)
+    stack.callback(store.close)
+    return store
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings | None = None,
+    *,
+    observers: Iterable[Observer] = (),
+    tools: bool = True,
+) -> AsyncIterator[Runtime]:
+    """Start everything a runtime needs, yield it, and shut it all down afterwards.
+
+    Args:
+        settings: what to start (default: :meth:`Settings.load`).
+        observers: trace observers besides the JSONL sink and the runtime's ring.
+        tools: ``False`` starts no MCP tool server (nodes then see no tools).
+
+    Raises:
+        NodeModuleError: a node module cannot be imported.
+        UnknownGraphError, GraphValidationError: the default graph cannot be used.
+        OSError: the trace folder or the session database cannot be created.
+    """
+    settings = settings or Settings.load()
+    async with AsyncExitStack() as stack:
+        graphs = catalog(settings)
+        llm = await stack.enter_async_context(LLMClient(settings.llm))
+        manager = None
+        if tools:
+            manager = await stack.enter_async_context(ToolManager(tool_servers(settings)))
+        sink = JsonlSink(
+            settings.trace_dir,
+            max_bytes=settings.trace_max_bytes,
+            backups=settings.trace_backups,
+        )
+        runtime = Runtime(
+            graphs,
+            store=_store(settings, stack),
+            observers=[sink, *observers],
+            llm=llm,
+            tools=manager,
+            ring_size=settings.ring_size,
+            max_history=settings.max_history,
+        )
+        yield await stack.enter_async_context(runtime)

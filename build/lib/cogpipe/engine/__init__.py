@@ -1,0 +1,84 @@
+"""cogpipe's engine: graph specs and validation, the node contract, the executor,
+sessions, and trace events. It imports no web framework."""
+
+from .catalog import CatalogEntry, GraphCatalog
+from .errors import (
+    GraphValidationError,
+    LLMError,
+    NodeDeclarationError,
+    NodeModuleError,
+    NodeRunError,
+    Problem,
+    SessionBusyError,
+    ToolError,
+    UnknownEntryError,
+    UnknownGraphError,
+    UnknownKindError,
+    UnknownSessionError,
+)
+from .executor import RunResult, execute
+from .export import to_cytoscape, to_mermaid
+from .graph import Graph, NodeDecl
+from .handles import ChatReply, LLMHandle, Messages, Service, ToolCall, ToolHandle
+from .loader import load_graph, load_graph_text
+from .node import Node, NodeParams, RunContext
+from .ports import Port, fits, type_name
+from .registry import Registry, default_registry, import_node_modules
+from .runtime import Runtime, tune_gc
+from .session import MemorySessionStore, Session, SessionStore, Turn
+from .sinks import CallbackObserver, JsonlSink, RingBuffer, Subscription
+from .trace import EventBus, Observer, TraceEvent, preview
+
+__all__ = [
+    "CallbackObserver",
+    "CatalogEntry",
+    "ChatReply",
+    "EventBus",
+    "Graph",
+    "GraphCatalog",
+    "GraphValidationError",
+    "JsonlSink",
+    "LLMError",
+    "LLMHandle",
+    "MemorySessionStore",
+    "Messages",
+    "Node",
+    "NodeDecl",
+    "NodeDeclarationError",
+    "NodeModuleError",
+    "NodeParams",
+    "NodeRunError",
+    "Observer",
+    "Port",
+    "Problem",
+    "Registry",
+    "RingBuffer",
+    "RunContext",
+    "RunResult",
+    "Runtime",
+    "Service",
+    "Session",
+    "SessionBusyError",
+    "SessionStore",
+    "Subscription",
+    "ToolCall",
+    "ToolError",
+    "ToolHandle",
+    "TraceEvent",
+    "Turn",
+    "UnknownEntryError",
+    "UnknownGraphError",
+    "UnknownKindError",
+    "UnknownSessionError",
+    "default_registry",
+    "execute",
+    "fits",
+    "import_node_modules",
+    "load_graph",
+    "load_graph_text",
+    "preview",
+    "to_cytoscape",
+    "to_mermaid",
+    "tune_gc",
+    "type_name",
+]

@@ -1,0 +1,171 @@
+"""Every exception cogpipe raises.
+
+Each class subclasses the builtin that best describes it, so callers can catch either
+the precise class or the builtin, and carries its text in ``.message``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "GraphValidationError",
+    "LLMError",
+    "NodeDeclarationError",
+    "NodeModuleError",
+    "NodeRunError",
+    "Problem",
+    "SessionBusyError",
+    "ToolError",
+    "UnknownEntryError",
+    "UnknownGraphError",
+    "UnknownKindError",
+    "UnknownSessionError",
+]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a graph file.
+
+    Attributes:
+        line: 1-based line in the YAML file, or ``None`` when no line applies.
+        message: what is wrong, one sentence.
+        details: follow-up lines: what is available, how to fix it.
+    """
+
+    line: int | None
+    message: str
+    details: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        """Return the problem as ``line N: message`` plus indented detail lines."""
+        where = f"line {self.line}: " if self.line is not None else ""
+        return "\n".join([f"  {where}{self.message}", *(f"    {d}" for d in self.details)])
+
+
+class GraphValidationError(ValueError):
+    """Raised when a YAML graph cannot be loaded; lists every problem found at once.
+
+    Attributes:
+        source: the file name (or ``<string>``) the graph came from.
+        graph: the graph's name when it could be read, else ``None``.
+        problems: every problem, ordered by line.
+    """
+
+    def __init__(self, source: str, graph: str | None, problems: list[Problem]) -> None:
+        self.source = source
+        self.graph = graph
+        self.problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0))
+        count = len(self.problems)
+        head = f"{source}: {count} problem{'s' if count != 1 else ''}"
+        if graph:
+            head += f" in graph '{graph}'"
+        self.message = "\n".join([head, *(p.render() for p in self.problems)])
+        super().__init__(self.message)
+
+
+class UnknownKindError(LookupError):
+    """Raised when a node ``kind`` is not in the registry."""
+
+    def __init__(self, kind: str, known: list[str]) -> None:
+        self.kind = kind
+        self.known = known
+        self.message = f"unknown kind '{kind}'. Known kinds: {', '.join(known) or '(none)'}"
+        super().__init__(self.message)
+
+
+class NodeDeclarationError(TypeError):
+    """Raised when a node class is declared wrongly (bad ports, duplicate kind)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class NodeModuleError(ImportError):
+    """Raised when a node module the operator listed (``--nodes``, ``node_modules``)
+    cannot be imported: a missing file or module, or code that raised on import."""
+
+    def __init__(self, spec: str, reason: str) -> None:
+        self.spec = spec
+        self.message = f"node module '{spec}' could not be imported: {reason}"
+        super().__init__(self.message)
+
+
+class UnknownGraphError(LookupError):
+    """Raised when a graph name is not in the catalog."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        self.message = f"unknown graph '{name}'. Known graphs: {', '.join(known) or '(none)'}"
+        super().__init__(self.message)
+
+
+class UnknownEntryError(LookupError):
+    """Raised when an event is sent to an entry the graph does not declare."""
+
+    def __init__(self, graph: str, entry: str, known: list[str]) -> None:
+        self.graph = graph
+        self.entry = entry
+        self.known = known
+        self.message = (
+            f"graph '{graph}' has no entry '{entry}'. Entries: {', '.join(known) or '(none)'}"
+        )
+        super().__init__(self.message)
+
+
+class UnknownSessionError(LookupError):
+    """Raised when a session id does not exist."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.message = f"unknown session '{session_id}'"
+        super().__init__(self.message)
+
+
+class SessionBusyError(RuntimeError):
+    """Raised when a session already has the maximum number of queued turns."""
+
+    def __init__(self, session_id: str, limit: int) -> None:
+        self.session_id = session_id
+        self.message = f"session '{session_id}' already has {limit} turns waiting; retry later"
+        super().__init__(self.message)
+
+
+class NodeRunError(RuntimeError):
+    """Raised when a node fails during a run; the run fails, the session survives.
+
+    Attributes:
+        node: node id in the graph.
+        kind: the node's registered kind.
+        cause: the exception the node raised (also chained as ``__cause__``).
+        result: the partial ``RunResult`` of the failed run, when the executor raised it.
+    """
+
+    def __init__(self, node: str, kind: str, cause: BaseException) -> None:
+        self.node = node
+        self.kind = kind
+        self.cause = cause
+        self.result: Any = None
+        text = str(cause) or type(cause).__name__
+        self.message = f"node '{node}' ({kind}) failed: {type(cause).__name__}: {text}"
+        super().__init__(self.message)
+
+
+class LLMError(RuntimeError):
+    """Raised when an LLM call fails after its retries (HTTP error, timeout, bad JSON)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class ToolError(RuntimeError):
+    """Raised when a tool call fails: unknown tool, server down, timeout, tool error."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)

@@ -1,0 +1,400 @@
+"""Run one turn of a graph: concurrent, typed, traced, with no role-specific code.
+
+Semantics (DESIGN.md, "Execution semantics"):
+
+* An external event enters at its entry ports; every other entry counts as empty.
+* A node runs once each required input holds a value and every optional input either
+  holds one or can no longer arrive (so optional inputs are deterministic, not racy).
+* An input fed by several edges takes the first value that fires.
+* An empty output port (``None``) means "branch not taken": a node whose required input
+  can no longer arrive, or whose inputs all ended empty, is skipped, and its outputs
+  count as empty in turn.
+* All ready nodes run concurrently in one anyio task group. A node that raises or
+  passes its ``timeout_s`` fails the run with :class:`NodeRunError`; the task group
+  cancels its siblings.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+from pydantic import ValidationError
+
+from .errors import NodeRunError, UnknownEntryError
+from .graph import Graph
+from .handles import LLMHandle, Service, ToolHandle
+from .node import Node, RunContext
+from .plan import Plan, Step, plan_of
+from .session import Session
+from .trace import EventBus, TraceEvent, preview
+
+__all__ = ["RunResult", "execute", "node_outputs"]
+
+_WAITING, _RUNNING, _DONE, _SKIPPED, _FAILED = range(5)
+
+
+@dataclass
+class RunResult:
+    """What one run produced.
+
+    Attributes:
+        run_id: the run's id. session_id: its session. graph: the graph that ran.
+        status: ``finished``, ``failed`` or ``cancelled``.
+        outputs: the graph's named results (``outputs:`` in YAML) that fired.
+        ports: every output port that fired, as ``{"node.port": value}``.
+        executed: node ids that finished, in finishing order.
+        skipped: node ids that were skipped.
+        error: the failure message, when ``status == "failed"``.
+        duration_ms: wall time of the run in milliseconds.
+    """
+
+    run_id: str
+    session_id: str
+    graph: str
+    status: str = "finished"
+    outputs: dict[str, Any] = field(default_factory=dict)
+    ports: dict[str, Any] = field(default_factory=dict)
+    executed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    error: str | None = None
+    duration_ms: float = 0.0
+
+
+async def execute(
+    graph: Graph,
+    instances: dict[str, Node],
+    session: Session,
+    bus: EventBus,
+    entry: str,
+    payload: Any,
+    *,
+    run_id: str | None = None,
+    llm: Service[LLMHandle] | None = None,
+    tools: Service[ToolHandle] | None = None,
+) -> RunResult:
+    """Run one turn of ``graph`` for ``session`` and return its result.
+
+    Args:
+        graph: a validated graph. instances: a node instance per flow node id.
+        session: the session (its ``seq`` advances with every event).
+        bus: where trace events go.
+        entry: the external event name, one of ``graph.entry``.
+        payload: the event's value; validated against the entry ports' types.
+        run_id: the run's id (generated when omitted).
+        llm, tools: services handed to nodes through ``ctx.llm`` / ``ctx.tools``.
+
+    Returns:
+        The result; ``status`` is ``finished``.
+
+    Raises:
+        UnknownEntryError: ``entry`` is not one of the graph's entries.
+        NodeRunError: a node (or a context provider) failed; ``run.failed`` was emitted.
+        ValueError: ``payload`` does not fit an entry port's type.
+        anyio's cancellation exception: when the caller cancels; ``run.cancelled`` was
+            emitted and running nodes were cancelled.
+    """
+    if entry not in graph.entry:
+        raise UnknownEntryError(graph.name, entry, list(graph.entry))
+    run = _Run(
+        graph, plan_of(graph), instances, session, bus, run_id or uuid.uuid4().hex[:12], llm, tools
+    )
+    return await run.execute(entry, payload)
+
+
+def _first_node_error(exc: BaseException) -> NodeRunError | None:
+    if isinstance(exc, NodeRunError):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _first_node_error(inner)
+        if found is not None:
+            return found
+    return None
+
+
+class _Run:
+    """The mutable state of one run. Everything runs on one event loop thread, so the
+    bookkeeping below needs no locks: state changes only between awaits."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        plan: Plan,
+        instances: dict[str, Node],
+        session: Session,
+        bus: EventBus,
+        run_id: str,
+        llm: Service[LLMHandle] | None,
+        tools: Service[ToolHandle] | None,
+    ) -> None:
+        self.graph, self.plan, self.instances, self.session = graph, plan, instances, session
+        self.publish = bus.publish
+        self.run_id = run_id
+        self.llm, self.tools = llm, tools
+        steps = plan.steps
+        # per node: input values, their previews, sources still unresolved per port, status
+        self.values: dict[str, dict[str, Any]] = {nid: {} for nid in steps}
+        self.shown: dict[str, dict[str, str]] = {nid: {} for nid in steps}
+        self.pending = {nid: dict(step.sources) for nid, step in steps.items()}
+        self.status = dict.fromkeys(steps, _WAITING)
+        self.result = RunResult(run_id, session.id, graph.name)
+        self.context: list[str] = []
+        self.tg: anyio.abc.TaskGroup | None = None
+
+    def emit(
+        self,
+        type: str,
+        node: str | None = None,
+        kind: str | None = None,
+        data: dict[str, Any] | None = None,
+        duration_ms: float | None = None,
+    ) -> None:
+        session = self.session
+        session.seq += 1
+        self.publish(
+            TraceEvent(
+                session.seq,
+                time.time(),
+                session.id,
+                self.run_id,
+                self.graph.name,
+                type,
+                node,
+                kind,
+                data,
+                duration_ms,
+            )
+        )
+
+    async def execute(self, entry: str, payload: Any) -> RunResult:
+        t0 = time.perf_counter()
+        fed = self.entry_values(entry, payload)
+        self.emit("run.started", data={"entry": entry, "input": preview(payload)})
+        try:
+            ready = self.start(fed)
+            async with anyio.create_task_group() as tg:
+                self.tg = tg
+                # Every ready node but the first gets its own task; the first runs in
+                # this task, saving a task spawn per sequential step.
+                for nid in ready[1:]:
+                    tg.start_soon(self.drive, nid)
+                if ready:
+                    await self.drive(ready[0], len(ready) > 1)
+        except anyio.get_cancelled_exc_class():
+            self.finish("cancelled", t0)
+            self.emit("run.cancelled", duration_ms=self.result.duration_ms)
+            raise
+        except BaseException as exc:
+            error = _first_node_error(exc)
+            if error is None:
+                raise
+            self.finish("failed", t0, error.message)
+            error.result = self.result
+            self.emit(
+                "run.failed",
+                error.node,
+                error.kind,
+                {"error": error.message},
+                self.result.duration_ms,
+            )
+            raise error from error.cause
+        self.finish("finished", t0)
+        self.emit(
+            "run.finished",
+            data={
+                "executed": len(self.result.executed),
+                "skipped": len(self.result.skipped),
+                "outputs": {k: preview(v) for k, v in self.result.outputs.items()},
+            },
+            duration_ms=self.result.duration_ms,
+        )
+        return self.result
+
+    def finish(self, status: str, t0: float, error: str | None = None) -> None:
+        res = self.result
+        res.status, res.error = status, error
+        res.duration_ms = (time.perf_counter() - t0) * 1000
+        for name, key in self.plan.outputs:
+            value = res.ports.get(key)
+            if value is not None:
+                res.outputs[name] = value
+
+    def entry_values(self, entry: str, payload: Any) -> list[tuple[str, str, Any]]:
+        """Validate ``payload`` for each entry port; other entries' ports get ``None``."""
+        fed = []
+        for event, refs in self.graph.entry.items():
+            for ref in refs:
+                value = payload if event == entry else None
+                if value is not None:
+                    try:
+                        value = self.plan.adapters[(ref.node, ref.port)].validate_python(value)
+                    except ValidationError as exc:
+                        raise ValueError(
+                            f"entry '{entry}' -> {ref}: payload does not fit the port: {exc}"
+                        ) from None
+                fed.append((ref.node, ref.port, value))
+        return fed
+
+    def start(self, fed: list[tuple[str, str, Any]]) -> list[Step]:
+        """Feed the entry ports, compute context lines, return the first ready nodes."""
+        for nid, port, value in fed:
+            self.pending[nid][port] -= 1
+            if value is not None and port not in self.values[nid]:
+                self.values[nid][port] = value
+                self.shown[nid][port] = preview(value)
+        for nid in self.graph.context:
+            try:
+                self.context.extend(self.instances[nid].context(self.session))
+            except Exception as exc:
+                raise NodeRunError(nid, self.graph.nodes[nid].kind, exc) from exc
+        ready: list[Step] = []
+        for step in self.plan.steps.values():
+            self.check(step, ready)
+        return ready
+
+    def check(self, step: Step, ready: list[Step]) -> None:
+        """Decide whether a waiting node is ready, must be skipped, or keeps waiting."""
+        nid = step.id
+        if self.status[nid] != _WAITING:
+            return
+        values, pending = self.values[nid], self.pending[nid]
+        waiting = False
+        for port in step.required:
+            if port not in values:
+                if pending[port] <= 0:
+                    return self.skip(step, f"required input '{port}' can no longer arrive", ready)
+                waiting = True
+        for port in step.optional:
+            if port not in values and pending[port] > 0:
+                waiting = True
+        if waiting:
+            return
+        if not values and pending:
+            return self.skip(step, "no input arrived", ready)
+        self.status[nid] = _RUNNING
+        ready.append(step)
+
+    def skip(self, step: Step, reason: str, ready: list[Step]) -> None:
+        self.status[step.id] = _SKIPPED
+        self.result.skipped.append(step.id)
+        self.emit("node.skipped", step.id, step.kind, {"reason": reason})
+        self.route(step, {}, {}, ready)
+
+    def route(
+        self, step: Step, fired: dict[str, Any], shown: dict[str, str], ready: list[Step]
+    ) -> None:
+        """Deliver a node's fired outputs (every other port counts as empty; ``shown``
+        holds their previews) and collect the nodes that became ready."""
+        touched: list[Step] = []
+        steps, values, pending = self.plan.steps, self.values, self.pending
+        ports, emit = self.result.ports, self.emit
+        for port, (key, targets) in step.routes.items():
+            value = fired.get(port)
+            if value is not None:
+                ports[key] = value
+            for dst, dst_port, label in targets:
+                pending[dst][dst_port] -= 1
+                if value is not None:
+                    emit(
+                        "edge.fired",
+                        step.id,
+                        step.kind,
+                        {"from": key, "to": label, "preview": shown[port]},
+                    )
+                    if dst_port not in values[dst]:  # any-of: the first value wins
+                        values[dst][dst_port] = value
+                        self.shown[dst][dst_port] = shown[port]
+                touched.append(steps[dst])
+        for dst_step in touched:
+            self.check(dst_step, ready)
+
+    async def drive(self, step: Step, siblings: bool = False) -> None:
+        """Run ``step``'s node, then keep running one of the nodes it made ready in this
+        task and hand the others to new tasks in the run's task group.
+
+        ``siblings`` says that other nodes became ready together with ``step``."""
+        while True:
+            ready = await self.run_node(step, siblings)
+            if not ready:
+                return
+            for other in ready[1:]:
+                self.tg.start_soon(self.drive, other)  # type: ignore[union-attr]
+            step, siblings = ready[0], len(ready) > 1
+
+    async def run_node(self, step: Step, siblings: bool = False) -> list[Step]:
+        nid, kind = step.id, step.kind
+        self.emit("node.started", nid, kind, {"inputs": self.shown[nid]})
+        ctx = RunContext(
+            node=nid,
+            kind=kind,
+            run_id=self.run_id,
+            graph=self.graph.name,
+            session=self.session,
+            context=self.context,
+            emit=self.emit,
+            llm=self.llm,
+            tools=self.tools,
+        )
+        inputs = step.make_inputs(self.values[nid])
+        t0 = time.perf_counter()
+        try:
+            if siblings:
+                # Nodes that became ready together start together: let the sibling tasks
+                # begin before this one runs, so a sibling that never awaits cannot end
+                # before this one has started (the overlap the HUD shows is real).
+                await anyio.lowlevel.checkpoint()
+            if step.timeout_s is None:
+                out = await self.instances[nid].run(inputs, ctx)
+            else:
+                with anyio.fail_after(step.timeout_s):
+                    out = await self.instances[nid].run(inputs, ctx)
+            fired = _fired(step.cls, out)
+        except anyio.get_cancelled_exc_class():
+            self.emit("node.cancelled", nid, kind, None, _ms(t0))
+            raise
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and step.timeout_s is not None:
+                exc = TimeoutError(f"no result within timeout_s={step.timeout_s:g} s")
+            self.status[nid] = _FAILED
+            self.emit("node.failed", nid, kind, {"error": f"{type(exc).__name__}: {exc}"}, _ms(t0))
+            raise NodeRunError(nid, kind, exc) from exc
+        self.status[nid] = _DONE
+        self.result.executed.append(nid)
+        shown = {port: preview(value) for port, value in fired.items()}
+        self.emit("node.finished", nid, kind, {"outputs": shown}, _ms(t0))
+        ready: list[Step] = []
+        self.route(step, fired, shown, ready)
+        return ready
+
+
+def node_outputs(cls: type[Node], out: Any) -> Any:
+    """Return what a node's ``run()`` returned as its ``Outputs`` (``None`` stays ``None``).
+
+    Raises:
+        pydantic.ValidationError: a dict that does not fit ``Outputs``.
+        TypeError: anything but an ``Outputs`` instance, a dict or ``None``.
+    """
+    if out is None or isinstance(out, cls.Outputs):
+        return out
+    if isinstance(out, dict):
+        return cls.Outputs.model_validate(out)
+    raise TypeError(
+        f"run() returned {type(out).__name__}; expected "
+        f"{cls.__qualname__}.Outputs, a dict of port values, or None"
+    )
+
+
+def _fired(cls: type[Node], out: Any) -> dict[str, Any]:
+    """Return the output ports that fired, from what ``run()`` returned."""
+    out = node_outputs(cls, out)
+    if out is None:
+        return {}
+    return {port: v for port, v in out.__dict__.items() if v is not None}
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000

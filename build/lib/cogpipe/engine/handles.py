@@ -1,0 +1,176 @@
+"""What a node reaches through its run context: the typed LLM and tool handles.
+
+``ctx.llm`` is an :class:`LLMHandle` and ``ctx.tools`` a :class:`ToolHandle`. Both are
+protocols, so a node author's IDE and mypy follow every call, and a test (or another
+backend) can hand a node anything with the same methods. The runtime's implementations
+are :class:`cogpipe.engine.completions.OpenAIHandle` (the OpenAI chat-completions API
+through the ``openai`` SDK) and :class:`cogpipe.engine.tools.MCPToolHandle` (MCP servers
+through the ``mcp`` SDK).
+
+A *service* (:class:`Service`) is what the runtime is given (the LLM client, the tool
+manager); it hands out one handle per node run (:meth:`Service.bind`), so every call
+is traced as that node's.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from pydantic import BaseModel, Field
+
+from .tools.config import ToolCallResult, ToolInfo
+
+if TYPE_CHECKING:
+    from .node import RunContext
+
+__all__ = [
+    "ChatReply",
+    "LLMHandle",
+    "Messages",
+    "Service",
+    "ToolCall",
+    "ToolHandle",
+]
+
+M = TypeVar("M", bound=BaseModel)
+H = TypeVar("H", covariant=True)
+
+Messages = list[dict[str, Any]] | str
+"""An OpenAI chat message list, or a string meaning one user message."""
+
+
+class ToolCall(BaseModel):
+    """One function call the model asked for: ``id`` (quote it in the ``tool`` message
+    that answers), function ``name``, and the parsed JSON ``arguments``."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class ChatReply(BaseModel):
+    """The assistant's turn from :meth:`LLMHandle.chat`: ``content`` (``None`` when it
+    only called tools), ``tool_calls`` in order, ``finish_reason`` (``stop``,
+    ``tool_calls``, ``length`` ...)."""
+
+    content: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    finish_reason: str | None = None
+
+    def as_message(self) -> dict[str, Any]:
+        """Return this reply as an assistant message to append to the conversation."""
+        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            msg["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+                }
+                for c in self.tool_calls
+            ]
+        return msg
+
+
+class LLMHandle(Protocol):
+    """A node run's access to the LLM (``ctx.llm``); every call is traced on that node.
+
+    Common arguments of every method:
+        model: an alias from the config (``fast``, ``smart``, ``default``) or a literal
+            model name, sent as it is.
+        messages: OpenAI chat messages (``[{"role": "user", "content": "..."}]``), or a
+            string meaning one user message.
+        purpose: the task asking, e.g. ``"output_v1.answer"`` (default: the node kind);
+            shown in the trace and used by the offline model to pick its answer.
+        temperature: sampling temperature; omitted from the request when ``None``.
+
+    Every method raises :class:`~cogpipe.engine.errors.LLMError` when the endpoint fails
+    after its retries, times out, or answers with something unusable.
+    """
+
+    async def complete(
+        self,
+        model: str,
+        messages: Messages,
+        *,
+        purpose: str | None = None,
+        temperature: float | None = None,
+    ) -> str:
+        """Return the model's text answer (``""`` when it has none)."""
+        ...
+
+    async def structured(
+        self,
+        model: str,
+        messages: Messages,
+        schema: type[M],
+        *,
+        purpose: str | None = None,
+        temperature: float | None = None,
+    ) -> M:
+        """Return the answer as an instance of ``schema`` (structured output)."""
+        ...
+
+    async def stream(
+        self,
+        model: str,
+        messages: Messages,
+        *,
+        purpose: str | None = None,
+        on_delta: Callable[[str], None] | None = None,
+        temperature: float | None = None,
+    ) -> str:
+        """Stream the answer (each delta to ``on_delta``, default ``ctx.stream``) and
+        return the whole text."""
+        ...
+
+    async def chat(
+        self,
+        model: str,
+        messages: Messages,
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        purpose: str | None = None,
+        temperature: float | None = None,
+    ) -> ChatReply:
+        """One assistant turn that may call the offered ``tools`` (OpenAI function
+        tools); returns the text and the tool calls with parsed arguments."""
+        ...
+
+
+class ToolHandle(Protocol):
+    """A node run's access to the tools (``ctx.tools``); every call is traced on that
+    node as ``tool.started`` then ``tool.finished`` or ``tool.failed``."""
+
+    async def list(self) -> builtins.list[ToolInfo]:
+        """Return every available tool with its input schema."""
+        ...
+
+    async def call(
+        self, name: str, arguments: dict[str, Any] | None = None, *, timeout_s: float | None = None
+    ) -> ToolCallResult:
+        """Call a tool by its name (bare or ``server.tool``) and wait for the result.
+
+        Raises:
+            ToolError: unknown tool, server unavailable, timeout.
+        """
+        ...
+
+    def openai_tools(self) -> builtins.list[dict[str, Any]]:
+        """Return the tools as OpenAI chat-completions function tools."""
+        ...
+
+
+class Service(Protocol[H]):
+    """What the runtime is given to reach the world (the LLM client, the tool manager).
+
+    ``bind`` returns a handle tied to one node run, so the calls it makes are traced
+    with that node's id.
+    """
+
+    def bind(self, ctx: RunContext) -> H:
+        """Return a handle for ``ctx``'s node run."""
+        ...

@@ -1,0 +1,350 @@
+"""The runtime: sessions, graph switching, node instances and their background hooks.
+
+Use it as an async context manager, so nodes' ``start()`` hooks have somewhere to run::
+
+    async with Runtime(GraphCatalog("graphs")) as rt:
+        session = rt.create_session("v2-director-drives")
+        result = await rt.run(session.id, "message", "hello")
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from .catalog import GraphCatalog
+from .errors import NodeRunError, SessionBusyError, UnknownSessionError
+from .executor import RunResult, execute
+from .export import to_cytoscape
+from .graph import Graph
+from .handles import LLMHandle, Service, ToolHandle
+from .node import Node, RunContext
+from .session import MemorySessionStore, Session, SessionStore, Turn, jsonable
+from .sinks import RingBuffer
+from .trace import EventBus, Observer, TraceEvent
+
+__all__ = ["Runtime", "tune_gc"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Active:
+    """The node instances a session is running, and the scope of their start() tasks."""
+
+    graph: Graph
+    nodes: dict[str, Node]
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+
+class Runtime:
+    """Runs turns for sessions over the graphs of a catalog.
+
+    Args:
+        catalog: the graphs.
+        store: where sessions persist (default: memory only).
+        observers: trace observers besides the built-in ring (``self.ring``).
+        ring_size: events kept per session for resume.
+        llm, tools: services nodes reach as ``ctx.llm`` and ``ctx.tools``.
+        max_history: turns a session keeps.
+        max_waiting_turns: turns that may queue behind a running one per session.
+        max_active_sessions: sessions whose node instances (and their ``start()``
+            background tasks) stay alive; past it, the least recently used idle
+            session's instances are stopped, to be rebuilt at its next turn.
+    """
+
+    def __init__(
+        self,
+        catalog: GraphCatalog,
+        *,
+        store: SessionStore | None = None,
+        observers: Iterable[Observer] = (),
+        ring_size: int = 5000,
+        llm: Service[LLMHandle] | None = None,
+        tools: Service[ToolHandle] | None = None,
+        max_history: int = 100,
+        max_waiting_turns: int = 32,
+        max_active_sessions: int = 1000,
+    ) -> None:
+        self.catalog = catalog
+        self.store: SessionStore = store or MemorySessionStore()
+        self.ring = RingBuffer(ring_size)
+        self.bus = EventBus([self.ring, *observers])
+        self.llm, self.tools = llm, tools
+        self.max_history = max_history
+        self.max_waiting_turns = max_waiting_turns
+        self._sessions: dict[str, Session] = {}
+        self._locks: dict[str, anyio.Lock] = {}
+        self.max_active_sessions = max_active_sessions
+        self._active: OrderedDict[str, _Active] = OrderedDict()  # least recently used first
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Runtime:
+        self._tg = await self._stack.enter_async_context(anyio.create_task_group())
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        with anyio.CancelScope(shield=True):
+            for sid in list(self._active):
+                await self._stop(self._active.pop(sid))
+        for session in self._sessions.values():
+            self.store.save(session)  # events between turns (sensor flags) moved seq on
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+        # Exit the background task group without the body's exception, so that an error
+        # raised inside ``async with Runtime(...)`` reaches the caller as itself rather
+        # than wrapped in an ExceptionGroup (background hooks catch their own errors).
+        await self._stack.__aexit__(None, None, None)
+        self._tg = None
+        for observer in self.bus.observers:
+            observer.close()
+
+    # -- events ---------------------------------------------------------------
+
+    def emit(
+        self,
+        session: Session,
+        type: str,
+        data: dict[str, Any] | None = None,
+        *,
+        node: str | None = None,
+        kind: str | None = None,
+        run_id: str = "",
+    ) -> TraceEvent:
+        """Emit a session-level trace event (outside any run) and return it."""
+        session.seq += 1
+        event = TraceEvent(
+            session.seq, time.time(), session.id, run_id, session.graph, type, node, kind, data
+        )
+        self.bus.publish(event)
+        return event
+
+    # -- sessions -------------------------------------------------------------
+
+    def create_session(self, graph: str | None = None, session_id: str | None = None) -> Session:
+        """Create a session running ``graph`` (default: the catalog's default).
+
+        Raises:
+            UnknownGraphError, GraphValidationError: ``graph`` cannot be run.
+            ValueError: ``session_id`` is already in use.
+        """
+        name = graph or self.catalog.default
+        self.catalog.get(name)
+        sid = session_id or Session.new_id()
+        if sid in self._sessions or self.store.load(sid) is not None:
+            raise ValueError(f"session id '{sid}' is already in use")
+        session = Session(id=sid, graph=name, max_history=self.max_history)
+        self._sessions[sid] = session
+        self.store.save(session)
+        self.emit(session, "session.started", {"graph": name})
+        return session
+
+    def session(self, session_id: str) -> Session:
+        """Return a session, loading it from the store after a restart.
+
+        Raises:
+            UnknownSessionError: no such session.
+        """
+        session = self._sessions.get(session_id)
+        if session is None:
+            session = self.store.load(session_id)
+            if session is None:
+                raise UnknownSessionError(session_id)
+            self._sessions[session_id] = session
+        return session
+
+    def session_ids(self) -> list[str]:
+        """Return the ids of every stored session."""
+        return self.store.ids()
+
+    def switch_graph(self, session_id: str, graph: str) -> Graph:
+        """Point a session at another graph from its next turn on, keeping its history and
+        state; emits ``graph.switched`` with the new graph's cytoscape elements.
+
+        Raises:
+            UnknownSessionError: no such session.
+            UnknownGraphError, GraphValidationError: ``graph`` cannot be run.
+        """
+        target = self.catalog.get(graph)
+        session = self.session(session_id)
+        old, session.graph = session.graph, graph
+        self.emit(
+            session, "graph.switched", {"from": old, "to": graph, "elements": to_cytoscape(target)}
+        )
+        self.store.save(session)  # after the event, so the stored seq includes it
+        return target
+
+    # -- runs -----------------------------------------------------------------
+
+    async def run(
+        self, session_id: str, entry: str, payload: Any, *, run_id: str | None = None
+    ) -> RunResult:
+        """Run one turn: ``payload`` enters the session's graph at ``entry``.
+
+        Turns of one session run one after another; turns of different sessions run
+        in parallel.
+
+        Raises:
+            UnknownSessionError: no such session.
+            SessionBusyError: too many turns already wait on this session.
+            UnknownEntryError, ValueError: the event does not fit the graph's entries.
+            NodeRunError: a node failed; the error's ``result`` holds the partial run.
+        """
+        session = self.session(session_id)
+        lock = self._locks.get(session_id)
+        if lock is None:
+            # fast_acquire: an uncontended turn does not yield to the event loop first
+            lock = self._locks[session_id] = anyio.Lock(fast_acquire=True)
+        if lock.locked() and lock.statistics().tasks_waiting >= self.max_waiting_turns:
+            raise SessionBusyError(session_id, self.max_waiting_turns)
+        async with lock:
+            graph = self.catalog.get(session.graph)
+            active = await self._instances(session, graph)
+            status, result = None, None
+            try:
+                result = await execute(
+                    graph,
+                    active.nodes,
+                    session,
+                    self.bus,
+                    entry,
+                    payload,
+                    run_id=run_id,
+                    llm=self.llm,
+                    tools=self.tools,
+                )
+                status = "finished"
+                return result
+            except NodeRunError as exc:
+                status, result = "failed", exc.result
+                raise
+            except anyio.get_cancelled_exc_class():
+                status = "cancelled"
+                raise
+            finally:
+                # a request refused before its run started (unknown entry, a payload
+                # that does not fit) leaves no turn behind
+                if status is not None:
+                    outputs = jsonable(result.outputs) if result is not None else {}
+                    rid = result.run_id if result is not None else (run_id or "")
+                    session.add_turn(
+                        Turn(
+                            rid, graph.name, entry, jsonable(payload), outputs, status, time.time()
+                        )
+                    )
+                    self.store.save(session)
+
+    # -- node instances and their start()/stop() hooks --------------------------
+
+    async def _instances(self, session: Session, graph: Graph) -> _Active:
+        current = self._active.get(session.id)
+        if current is not None and current.graph is graph:
+            self._active.move_to_end(session.id)
+            return current
+        if current is not None:
+            await self._stop(current)
+        active = _Active(graph, {nid: d.instantiate() for nid, d in graph.nodes.items()})
+        self._active[session.id] = active
+        self._active.move_to_end(session.id)
+        await self._evict()
+        starters = [n for n in active.nodes.values() if type(n).start is not Node.start]
+        if starters:
+            if self._tg is None:
+                raise RuntimeError(
+                    f"graph '{graph.name}' has nodes with start() hooks; "
+                    "use the runtime as 'async with Runtime(...)'"
+                )
+            await self._tg.start(self._background, session, graph, active, starters)
+        return active
+
+    async def _background(
+        self,
+        session: Session,
+        graph: Graph,
+        active: _Active,
+        starters: list[Node],
+        *,
+        task_status: anyio.abc.TaskStatus[None],
+    ) -> None:
+        with active.scope:
+            task_status.started()
+            async with anyio.create_task_group() as tg:
+                for node in starters:
+                    tg.start_soon(self._start_one, session, graph, node)
+
+    async def _start_one(self, session: Session, graph: Graph, node: Node) -> None:
+        kind = graph.nodes[node.id].kind
+
+        def emit(type: str, nid: str | None, k: str | None, data: dict[str, Any] | None) -> None:
+            self.emit(session, type, data, node=nid, kind=k)
+
+        ctx = RunContext(
+            node=node.id,
+            kind=kind,
+            run_id="",
+            graph=graph.name,
+            session=session,
+            context=[],
+            emit=emit,
+            llm=self.llm,
+            tools=self.tools,
+        )
+        try:
+            await node.start(ctx)
+        except Exception as exc:  # a background hook failing must not end the session
+            log.exception("start() of node '%s' failed", node.id)
+            self.emit(
+                session,
+                "node.failed",
+                {"error": f"{type(exc).__name__}: {exc}", "hook": "start"},
+                node=node.id,
+                kind=kind,
+            )
+
+    async def _stop(self, active: _Active) -> None:
+        active.scope.cancel()
+        for node in active.nodes.values():
+            try:
+                await node.stop()
+            except Exception:
+                log.exception("stop() of node '%s' failed", node.id)
+
+    async def _evict(self) -> None:
+        """Stop the instances of the least recently used idle sessions past the limit."""
+        for sid in list(self._active):
+            if len(self._active) <= self.max_active_sessions:
+                return
+            lock = self._locks.get(sid)
+            if lock is None or not lock.locked():
+                await self._stop(self._active.pop(sid))
+
+    async def close_session(self, session_id: str) -> None:
+        """Stop a session's node instances (its data stays in the store)."""
+        active = self._active.pop(session_id, None)
+        if active is not None:
+            await self._stop(active)
+        self._sessions.pop(session_id, None)
+
+
+def tune_gc(threshold0: int = 50_000) -> None:
+    """Make CPython's cyclic garbage collector cheap for a long-running server.
+
+    Freezes everything allocated so far (modules, schemas, graphs) out of future
+    collections and collects young objects every ``threshold0`` allocations instead of
+    700. Measured with ``bench/engine_overhead.py``: with default thresholds, runs/s at
+    1000 concurrent runs fall by half as the trace ring fills, because each full
+    collection walks every retained event. ``cogpipe serve`` calls this at start-up.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(threshold0, 20, 100)

@@ -1,0 +1,132 @@
+"""Sessions: one conversation's history, state and graph, and where they are stored."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+__all__ = ["MemorySessionStore", "Session", "SessionStore", "Turn", "jsonable"]
+
+
+def jsonable(value: Any) -> Any:
+    """Return ``value`` with pydantic models turned into plain JSON-compatible data."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+@dataclass
+class Turn:
+    """One finished run as the session remembers it.
+
+    Attributes:
+        run_id: the run's id. graph: the graph that ran it. entry: the external event
+        name (``message``, ``action``). input: the event's payload (JSON data).
+        outputs: the graph's named results (JSON data), e.g. ``{"response": "..."}``.
+        status: ``finished``, ``failed`` or ``cancelled``. ts: Unix seconds at the end.
+    """
+
+    run_id: str
+    graph: str
+    entry: str
+    input: Any
+    outputs: dict[str, Any]
+    status: str
+    ts: float
+
+
+@dataclass
+class Session:
+    """A conversation: which graph it runs, what was said, and what nodes keep.
+
+    Attributes:
+        id: session id.
+        graph: name of the graph its next turn runs.
+        history: the last ``max_history`` turns, oldest first.
+        state: per-namespace JSON-compatible dicts that nodes keep across turns and
+            graph switches (``state["memory"]``, ``state["ui"]`` ...).
+        seq: the last trace ``seq`` used; events continue from here.
+        max_history: how many turns ``history`` keeps.
+    """
+
+    id: str
+    graph: str
+    history: list[Turn] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+    seq: int = 0
+    max_history: int = 100
+
+    @staticmethod
+    def new_id() -> str:
+        """Return a fresh random session id."""
+        return uuid.uuid4().hex[:12]
+
+    def ns(self, name: str) -> dict[str, Any]:
+        """Return the state dict of namespace ``name``, creating it empty."""
+        return self.state.setdefault(name, {})
+
+    def add_turn(self, turn: Turn) -> None:
+        """Append ``turn``, dropping the oldest past ``max_history``."""
+        self.history.append(turn)
+        del self.history[: max(0, len(self.history) - self.max_history)]
+        self.updated = turn.ts
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the session as JSON-compatible data (the storage format)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Session:
+        """Rebuild a session from :meth:`to_dict` output."""
+        data = dict(data)
+        data["history"] = [Turn(**t) for t in data.get("history", [])]
+        return cls(**data)
+
+
+class SessionStore(Protocol):
+    """Where sessions live between turns. Calls are short and synchronous."""
+
+    def load(self, session_id: str) -> Session | None:
+        """Return the stored session or ``None``."""
+        ...
+
+    def save(self, session: Session) -> None:
+        """Store ``session`` (insert or replace)."""
+        ...
+
+    def ids(self) -> list[str]:
+        """Return every stored session id, oldest first."""
+        ...
+
+    def delete(self, session_id: str) -> None:
+        """Remove a session (no error if absent)."""
+        ...
+
+
+class MemorySessionStore:
+    """Sessions kept in this process only, by reference (lost on restart)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, Session] = {}
+
+    def load(self, session_id: str) -> Session | None:
+        return self._data.get(session_id)
+
+    def save(self, session: Session) -> None:
+        self._data[session.id] = session
+
+    def ids(self) -> list[str]:
+        return list(self._data)
+
+    def delete(self, session_id: str) -> None:
+        self._data.pop(session_id, None)

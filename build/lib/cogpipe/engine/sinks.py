@@ -1,0 +1,214 @@
+"""Built-in trace observers: an in-memory ring, subscriptions, callbacks, JSONL files."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+
+from .trace import Observer, TraceEvent
+
+__all__ = ["CallbackObserver", "JsonlSink", "RingBuffer", "Subscription"]
+
+
+class RingBuffer(Observer):
+    """The last ``size`` events of every session, kept in memory for resume.
+
+    Args:
+        size: events kept per session; older ones are dropped.
+    """
+
+    def __init__(self, size: int = 5000) -> None:
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self.size = size
+        self._rings: dict[str, deque[TraceEvent]] = {}
+
+    def on_event(self, event: TraceEvent) -> None:
+        ring = self._rings.get(event.session_id)
+        if ring is None:
+            ring = self._rings[event.session_id] = deque(maxlen=self.size)
+        ring.append(event)
+
+    def events(self, session_id: str, after: int = 0) -> list[TraceEvent]:
+        """Return the kept events of a session with ``seq > after``, oldest first."""
+        ring = self._rings.get(session_id, ())
+        if after <= 0:
+            return list(ring)
+        return [e for e in ring if e.seq > after]
+
+    def forget(self, session_id: str) -> None:
+        """Drop a session's events."""
+        self._rings.pop(session_id, None)
+
+
+class CallbackObserver(Observer):
+    """Calls ``callback(event)`` for every event; the callback must not block."""
+
+    def __init__(self, callback: Callable[[TraceEvent], None]) -> None:
+        self.callback = callback
+
+    def on_event(self, event: TraceEvent) -> None:
+        self.callback(event)
+
+
+class Subscription(Observer):
+    """A bounded queue of events for one consumer (an SSE client, a test).
+
+    When the consumer falls behind and the queue is full, new events are dropped and
+    counted in ``lost``, so a stalled consumer never slows the engine or grows memory.
+    Iterate with ``async for event in sub`` on the same event loop as the engine; use it
+    as a context manager (``with Subscription() as sub``) so both ends get closed.
+
+    Args:
+        session_id: only events of this session; ``None`` for every session.
+        max_buffer: events held at most before dropping.
+    """
+
+    def __init__(self, session_id: str | None = None, max_buffer: int = 1000) -> None:
+        self.session_id = session_id
+        self.lost = 0
+        self._send, self._receive = anyio.create_memory_object_stream[TraceEvent](max_buffer)
+
+    def on_event(self, event: TraceEvent) -> None:
+        if self.session_id is not None and event.session_id != self.session_id:
+            return
+        try:
+            self._send.send_nowait(event)
+        except anyio.WouldBlock:
+            self.lost += 1
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+    async def receive(self) -> TraceEvent:
+        """Wait for the next event.
+
+        Raises:
+            anyio.EndOfStream: after :meth:`close`, once the queue is drained.
+        """
+        return await self._receive.receive()
+
+    async def batch(self) -> list[TraceEvent]:
+        """Return every queued event at once, waiting for one if none is queued.
+
+        A consumer that fell behind then handles its backlog in one step (one network
+        write for an SSE client) instead of one per event.
+
+        Raises:
+            anyio.EndOfStream: after :meth:`close`, once the queue is drained.
+        """
+        events: list[TraceEvent] = []
+        self._take_queued(events)
+        if not events:
+            # wait only when nothing is queued: receive() always yields to the loop
+            events.append(await self._receive.receive())
+            self._take_queued(events)
+        return events
+
+    def _take_queued(self, events: list[TraceEvent]) -> None:
+        """Append what is queued to ``events``; raise EndOfStream only if it stays empty."""
+        try:
+            while True:
+                events.append(self._receive.receive_nowait())
+        except anyio.WouldBlock:
+            pass
+        except anyio.EndOfStream:
+            if not events:
+                raise
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> TraceEvent:
+        try:
+            return await self._receive.receive()
+        except anyio.EndOfStream:
+            self._receive.close()
+            raise StopAsyncIteration from None
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+        self._receive.close()
+
+    def close(self) -> None:
+        """End the stream: the consumer receives what is queued, then the end."""
+        self._send.close()
+
+    def pending(self) -> int:
+        """Return how many events wait in the queue."""
+        return self._receive.statistics().current_buffer_used
+
+
+class JsonlSink(Observer):
+    """Appends events as JSON lines to ``directory/prefix.jsonl`` with size-bounded rotation.
+
+    Rotation is :class:`logging.handlers.RotatingFileHandler`'s: when a write would pass
+    ``max_bytes`` the file becomes ``.1`` (``.1`` becomes ``.2`` ...), keeping
+    ``backups`` old files, so disk use stays under ``max_bytes * (backups + 1)``. Lines
+    are serialised and written by a writer thread; the engine only enqueues. If the
+    writer falls ``max_queue`` events behind, further events are counted in ``dropped``.
+
+    Args:
+        directory: where files go (created if missing).
+        prefix: file name stem.
+        max_bytes: size of one file before it rotates; must be > 0.
+        backups: rotated files kept.
+        max_queue: events waiting for the writer at most.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        prefix: str = "cogpipe",
+        max_bytes: int = 10_000_000,
+        backups: int = 4,
+        max_queue: int = 100_000,
+    ) -> None:
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be a positive number of bytes")
+        self.path = Path(directory) / f"{prefix}.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.dropped = 0
+        self._handler = logging.handlers.RotatingFileHandler(
+            self.path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
+        self._handler.setFormatter(logging.Formatter("%(message)s"))
+        self._queue: queue.Queue[TraceEvent | None] = queue.Queue(max_queue)
+        self._thread = threading.Thread(target=self._write, name="cogpipe-jsonl", daemon=True)
+        self._thread.start()
+
+    def on_event(self, event: TraceEvent) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            self.dropped += 1
+
+    def _write(self) -> None:
+        while (event := self._queue.get()) is not None:
+            self._handler.handle(logging.makeLogRecord({"msg": event.to_json()}))
+            self._queue.task_done()
+
+    def flush(self) -> None:
+        """Block until every queued event is written (for tests and shutdown)."""
+        if self._thread.is_alive():
+            self._queue.join()
+        self._handler.flush()
+
+    def files(self) -> list[Path]:
+        """Return the current file and its rotated backups that exist."""
+        return sorted(self.path.parent.glob(self.path.name + "*"))
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._handler.close()

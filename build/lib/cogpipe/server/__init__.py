@@ -1,0 +1,1 @@
+"""cogpipe's web layer: the FastAPI app, SSE streams, the CLI."""

@@ -1,0 +1,359 @@
+"""The REST API under ``/api`` (contract: ``docs/api.md``).
+
+Every route is ``async def``: the runtime, its session store and its event bus live on
+the event loop and are not thread-safe, so no route may run in the thread pool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from cogpipe.engine import (
+    CatalogEntry,
+    Runtime,
+    Session,
+    UnknownGraphError,
+    to_cytoscape,
+    to_mermaid,
+)
+from cogpipe.engine.session import jsonable
+from cogpipe.nodes.types import UIAction
+from cogpipe.settings import Settings
+
+from .errors import ApiError, problem_texts
+from .models import (
+    DashboardReport,
+    DefaultGraph,
+    ErrorBody,
+    GraphChoice,
+    GraphDetail,
+    GraphSummary,
+    Health,
+    MessageIn,
+    RunAccepted,
+    RunInfo,
+    SessionCreate,
+    SessionDetail,
+    SessionSummary,
+    SwitchGraph,
+    TraceFile,
+)
+from .runs import RunRecord, RunRegistry
+from .traces import find_trace, read_trace, trace_files
+
+__all__ = ["router", "server_version"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422)
+}
+router = APIRouter(prefix="/api", responses=_ERRORS)
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def _runs(request: Request) -> RunRegistry:
+    return request.app.state.runs
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+RunsDep = Annotated[RunRegistry, Depends(_runs)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def server_version() -> str:
+    """Return the installed cogpipe version (``0.0.0`` when run from a bare checkout)."""
+    try:
+        return version("cogpipe")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def _default_graph(rt: Runtime) -> str | None:
+    try:
+        return rt.catalog.default
+    except UnknownGraphError:
+        return None
+
+
+# -- health ------------------------------------------------------------------------
+
+
+@router.get("/health", response_model=Health, tags=["server"])
+async def health(rt: RuntimeDep) -> dict[str, Any]:
+    """Which LLM is active, which tool servers are up, the default graph."""
+    tools = rt.tools.status() if rt.tools is not None else []  # type: ignore[attr-defined]
+    return {
+        "status": "ok",
+        "version": server_version(),
+        "llm": rt.llm.info() if rt.llm is not None else {"mode": "none"},  # type: ignore[attr-defined]
+        "tools": [{**t, "up": t["status"] == "up"} for t in tools],
+        "default_graph": _default_graph(rt),
+        "sessions": len(rt.session_ids()),
+    }
+
+
+# -- graphs --------------------------------------------------------------------------
+
+
+def _catalog_entry(rt: Runtime, name: str) -> CatalogEntry:
+    entries = {e.name: e for e in rt.catalog.entries()}
+    if name not in entries:
+        err = UnknownGraphError(name, sorted(entries))
+        raise ApiError(404, err.message, known=err.known)
+    return entries[name]
+
+
+def _problems(entry: CatalogEntry) -> list[str] | None:
+    return problem_texts(entry.error) if entry.error is not None else None
+
+
+@router.get("/graphs", response_model=list[GraphSummary], tags=["graphs"])
+async def list_graphs(rt: RuntimeDep) -> list[dict[str, Any]]:
+    """Every graph of the graph folder, valid or not (with its problems)."""
+    return [
+        {
+            "name": e.name,
+            "description": e.graph.description if e.graph else "",
+            "nodes": len(e.graph.nodes) if e.graph else 0,
+            "valid": e.valid,
+            "problems": _problems(e),
+            "path": str(e.path) if e.path else None,
+        }
+        for e in rt.catalog.entries()
+    ]
+
+
+@router.get("/graphs/{name}", response_model=GraphDetail, tags=["graphs"])
+async def get_graph(name: str, rt: RuntimeDep) -> dict[str, Any]:
+    """One graph: YAML, cytoscape.js elements and Mermaid text (``valid: false`` and
+    ``elements: null`` when the file has problems)."""
+    entry = _catalog_entry(rt, name)
+    graph = entry.graph
+    text: str | None = graph.text if graph else None
+    if text is None and entry.path is not None:
+        text = await anyio.Path(entry.path).read_text(encoding="utf-8", errors="replace")
+    return {
+        "name": entry.name,
+        "description": graph.description if graph else "",
+        "valid": entry.valid,
+        "problems": _problems(entry),
+        "yaml": text,
+        "elements": to_cytoscape(graph) if graph else None,
+        "mermaid": to_mermaid(graph) if graph else None,
+    }
+
+
+@router.get("/default-graph", response_model=DefaultGraph, tags=["graphs"])
+async def get_default_graph(rt: RuntimeDep) -> dict[str, Any]:
+    """The graph new sessions run (``null`` when no graph is valid)."""
+    return {"name": _default_graph(rt)}
+
+
+@router.put("/default-graph", response_model=DefaultGraph, tags=["graphs"])
+async def put_default_graph(body: GraphChoice, rt: RuntimeDep) -> dict[str, Any]:
+    """Make another registered graph the default for new sessions (until restart)."""
+    rt.catalog.set_default(body.name)
+    return {"name": body.name}
+
+
+# -- sessions ------------------------------------------------------------------------
+
+
+def _controls(state: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the UI node's Controls: ``state["ui"]`` is the Controls JSON (ui_v1); a
+    Controls dict nested under ``state["ui"]["controls"]`` is accepted too."""
+    ui = state.get("ui")
+    if not isinstance(ui, dict):
+        return None
+    controls = ui.get("controls")
+    if isinstance(controls, list):
+        return {"controls": controls, "version": ui.get("version", 0)}
+    return controls if isinstance(controls, dict) else None
+
+
+def _session_detail(session: Session) -> dict[str, Any]:
+    state = jsonable(session.state)
+    return {
+        "id": session.id,
+        "graph": session.graph,
+        "created": session.created,
+        "updated": session.updated,
+        "seq": session.seq,
+        "history": [jsonable(dataclasses.asdict(t)) for t in session.history],
+        "state": state,
+        "controls": _controls(state),
+    }
+
+
+@router.post("/sessions", status_code=201, response_model=SessionDetail, tags=["sessions"])
+async def create_session(
+    rt: RuntimeDep, response: Response, body: SessionCreate | None = None
+) -> dict[str, Any]:
+    """Start a session on a graph (the default graph when ``graph`` is omitted)."""
+    name = body.graph if body is not None else None
+    if name is None and _default_graph(rt) is None:
+        raise ApiError(
+            404,
+            f"no default graph: no valid graph in {', '.join(map(str, rt.catalog.dirs))}; "
+            "add a graph file or fix the invalid ones (GET /api/graphs lists their problems)",
+            known=rt.catalog.names(),
+        )
+    session = rt.create_session(name)
+    response.headers["Location"] = f"/api/sessions/{session.id}"
+    return _session_detail(session)
+
+
+@router.get("/sessions", response_model=list[SessionSummary], tags=["sessions"])
+async def list_sessions(
+    rt: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="sessions at most")] = 200,
+) -> list[dict[str, Any]]:
+    """Stored sessions, most recently changed first."""
+    found = []
+    for sid in rt.session_ids():
+        session = rt.store.load(sid)
+        if session is not None:
+            found.append(
+                {
+                    "id": sid,
+                    "graph": session.graph,
+                    "turns": len(session.history),
+                    "updated": session.updated,
+                }
+            )
+    found.sort(key=lambda s: -s["updated"])
+    return found[:limit]
+
+
+@router.get("/sessions/{session_id}", response_model=SessionDetail, tags=["sessions"])
+async def get_session(session_id: str, rt: RuntimeDep) -> dict[str, Any]:
+    """A session's graph, history, state and current UI controls."""
+    return _session_detail(rt.session(session_id))
+
+
+@router.put("/sessions/{session_id}/graph", response_model=SessionDetail, tags=["sessions"])
+async def switch_graph(session_id: str, body: SwitchGraph, rt: RuntimeDep) -> dict[str, Any]:
+    """Run another registered graph from the session's next turn on; history and state
+    are kept, and ``graph.switched`` (with the new elements) goes to the event streams."""
+    rt.session(session_id)
+    rt.switch_graph(session_id, body.graph)
+    return _session_detail(rt.session(session_id))
+
+
+def _accepted(record: RunRecord, response: Response) -> dict[str, Any]:
+    response.headers["Location"] = f"/api/runs/{record.run_id}"
+    return {"run_id": record.run_id, "session_id": record.session_id, "status": record.status}
+
+
+@router.post(
+    "/sessions/{session_id}/messages",
+    status_code=202,
+    response_model=RunAccepted,
+    tags=["runs"],
+)
+async def post_message(
+    session_id: str, body: MessageIn, runs: RunsDep, response: Response
+) -> dict[str, Any]:
+    """Send a user message; answers at once with the run id (the run goes on in the
+    background: follow it on the event stream or at ``GET /api/runs/{run_id}``)."""
+    return _accepted(runs.submit(session_id, "message", body.text), response)
+
+
+@router.post(
+    "/sessions/{session_id}/actions",
+    status_code=202,
+    response_model=RunAccepted,
+    tags=["runs"],
+)
+async def post_action(
+    session_id: str, body: UIAction, runs: RunsDep, response: Response
+) -> dict[str, Any]:
+    """Send a UI action (a control was clicked); answers at once with the run id."""
+    return _accepted(runs.submit(session_id, "action", body.model_dump()), response)
+
+
+@router.put("/sessions/{session_id}/dashboard", status_code=204, tags=["sessions"])
+async def put_dashboard(session_id: str, body: DashboardReport, rt: RuntimeDep) -> Response:
+    """Report which controls the browser shows; kept as ``state["dashboard"]`` (the
+    sensor node compares it with what the UI node built)."""
+    session = rt.session(session_id)
+    session.state["dashboard"] = {"version": body.version, "controls": body.controls}
+    rt.store.save(session)
+    return Response(status_code=204)
+
+
+# -- runs ------------------------------------------------------------------------------
+
+
+def _run(runs: RunRegistry, run_id: str) -> RunRecord:
+    record = runs.get(run_id)
+    if record is None:
+        raise ApiError(
+            404,
+            f"unknown run '{run_id}': runs are kept in memory until the server restarts "
+            f"(the last {runs.keep}); 'known' lists the latest",
+            known=runs.recent(),
+        )
+    return record
+
+
+@router.get("/runs/{run_id}", response_model=RunInfo, tags=["runs"])
+async def get_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
+    """A run's status, progress (nodes done / skipped / total) and result."""
+    return _run(runs, run_id).info()
+
+
+@router.delete("/runs/{run_id}", status_code=202, response_model=RunInfo, tags=["runs"])
+async def cancel_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
+    """Cancel a queued or running run; answers once it stopped (or after 2 s)."""
+    record = _run(runs, run_id)
+    if not record.active:
+        raise ApiError(
+            409,
+            f"run '{run_id}' already ended as {record.status}; nothing to cancel",
+            run=record.info(),
+        )
+    runs.cancel(record)
+    with anyio.move_on_after(2.0):
+        await record.ended.wait()
+    return record.info()
+
+
+# -- traces ----------------------------------------------------------------------------
+
+
+@router.get("/traces", response_model=list[TraceFile], tags=["traces"])
+async def list_traces(settings: SettingsDep) -> list[dict[str, Any]]:
+    """The JSONL trace files (current and rotated), newest first."""
+    return trace_files(settings.trace_dir)
+
+
+@router.get(
+    "/traces/{name}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+    tags=["traces"],
+)
+async def get_trace(name: str, settings: SettingsDep) -> StreamingResponse:
+    """Download one trace file (one JSON event per line)."""
+    path = find_trace(settings.trace_dir, name)
+    if path is None:
+        known = [f["name"] for f in trace_files(settings.trace_dir)]
+        raise ApiError(404, f"unknown trace file '{name}'; GET /api/traces lists them", known=known)
+    return StreamingResponse(
+        read_trace(path),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="{path.name}"'},
+    )

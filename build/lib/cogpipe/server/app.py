@@ -1,0 +1,213 @@
+"""The FastAPI app: REST API, event streams, the HUD's static files, and ``cogpipe serve``.
+
+The app's lifespan opens the runtime with :func:`cogpipe.assembly.open_runtime` (LLM
+client, MCP tool servers, session store, JSONL trace sink) and a task group that owns
+every run started through the API; both close when the server stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+import anyio
+import uvicorn
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
+
+import cogpipe.frontend
+from cogpipe.assembly import catalog, open_runtime
+from cogpipe.engine import tune_gc
+from cogpipe.settings import Settings
+
+from . import api, streams
+from .errors import install_error_handlers
+from .middleware import BodyLimitMiddleware, TokenMiddleware
+from .runs import RunRegistry
+from .streams import EventStreams, StreamOptions
+
+__all__ = ["create_app", "serve"]
+
+MAX_BODY = 64 * 1024
+_FROM_SETTINGS = object()
+FRONTEND_DIR = Path(cogpipe.frontend.__file__).resolve().parent
+"""The HUD's folder (package data)."""
+
+_NOT_BUILT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>cogpipe: HUD not built</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40em; margin: 3em auto">
+<h1>cogpipe is running, but the HUD is not built</h1>
+<p>The server found no <code>{index}</code>.</p>
+<p>In a checkout, build it with <code>make run</code> (installs the HUD's npm packages
+into <code>frontend/vendor</code> and starts the server), or
+<code>cd frontend && npm ci && node vendor.mjs</code>, then reload this page. An
+installed cogpipe carries its HUD: reinstall it if this page shows there.</p>
+<p>The API works meanwhile: see <a href="/docs">/docs</a> and
+<a href="/api/health">/api/health</a>.</p>
+</body></html>
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    token: str | object | None = _FROM_SETTINGS,
+    streams_options: StreamOptions | None = None,
+    frontend_dir: Path | None = None,
+    max_body: int = MAX_BODY,
+) -> FastAPI:
+    """Build the app; the runtime starts when the app's lifespan starts.
+
+    Args:
+        settings: where graphs, traces and sessions live (default: :meth:`Settings.load`).
+        token: the token every ``/api`` request needs; default: ``settings.token``
+            (``COGPIPE_TOKEN``; none when unset); ``None`` turns the check off.
+        streams_options: event stream tuning (ping interval, per-client buffer ...).
+        frontend_dir: the HUD's folder (default: the one installed with cogpipe).
+        max_body: the largest request body accepted, bytes (larger: 413).
+
+    Returns:
+        The app; ``app.state`` holds ``settings`` and, while it runs, ``runtime``,
+        ``runs`` (:class:`RunRegistry`) and ``streams`` (:class:`EventStreams`).
+    """
+    settings = settings or Settings.load()
+    if token is _FROM_SETTINGS:
+        token = settings.token.get_secret_value() if settings.token else None
+    app = FastAPI(
+        title="cogpipe",
+        version=api.server_version(),
+        description="Run cognitive LLM pipelines written as YAML graphs and watch them "
+        "live. Contract: docs/api.md.",
+        lifespan=_lifespan(settings, streams_options or StreamOptions()),
+        docs_url=None,  # served by _api_docs from the installed Swagger UI, not a CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(streams.router)
+    _api_docs(app)
+    _mount_frontend(app, frontend_dir or FRONTEND_DIR)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)
+    app.add_middleware(TokenMiddleware, token=token if isinstance(token, str) else None)
+    return app
+
+
+def _lifespan(
+    settings: Settings, options: StreamOptions
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Return the app's lifespan: the runtime, and a task group that owns the runs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings) as runtime, anyio.create_task_group() as tg:
+            runs = RunRegistry(runtime, tg)
+            runtime.bus.add(runs)
+            app.state.runtime, app.state.runs = runtime, runs
+            app.state.streams = EventStreams(runtime, options)
+            try:
+                yield
+            finally:
+                tg.cancel_scope.cancel()  # runs still going end as cancelled
+                app.state.streams.close()
+                runtime.bus.remove(runs)
+
+    return lifespan
+
+
+def _api_docs(app: FastAPI) -> None:
+    """Serve Swagger UI at ``/docs`` from ``/vendor/swagger-ui-dist`` (the npm package
+    ``swagger-ui-dist``, installed with the HUD), so the page works with no internet."""
+    vendor = "/vendor/swagger-ui-dist"
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="cogpipe API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url=f"{vendor}/favicon-32x32.png",
+            oauth2_redirect_url=None,
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+
+def _mount_frontend(app: FastAPI, folder: Path) -> None:
+    """Serve ``folder`` at ``/`` and its ``vendor`` folder at ``/vendor``.
+
+    The files answer only paths no route matched (they are the router's default), so
+    routes added to the app later still win over the catch-all ``/``.
+    """
+    index = folder / "index.html"
+
+    @app.get("/", include_in_schema=False)
+    async def hud() -> Response:
+        if index.is_file():
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(_NOT_BUILT.format(index=f"{folder.name}/index.html"))
+
+    if (folder / "vendor").is_dir():
+        app.mount("/vendor", StaticFiles(directory=folder / "vendor"), name="vendor")
+    files = StaticFiles(directory=folder, check_dir=False)
+
+    async def frontend(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/api/") or not folder.is_dir():
+            raise HTTPException(404)
+        await files(scope, receive, send)
+
+    app.router.default = frontend
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(settings: Settings) -> int:
+    """Run the server until interrupted (``cogpipe serve``).
+
+    Args:
+        settings: as loaded by the CLI; ``host``, ``port`` and ``default_graph`` say
+            where to listen and what new sessions run.
+
+    Returns:
+        The exit status: 0 after a clean stop (Ctrl-C), 1 when the server could not
+        start. On SIGTERM uvicorn stops cleanly, then ends the process by that signal.
+
+    Raises:
+        NodeModuleError: a node module cannot be imported.
+        UnknownGraphError, GraphValidationError: ``default_graph`` names no runnable graph.
+    """
+    catalog(settings)  # a bad node module or default graph fails here, before binding
+    host, port = settings.host, settings.port
+    app = create_app(settings)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"cogpipe HUD on http://{shown}:{port}  (API docs: /docs)", flush=True)
+    if not _is_loopback(host) and settings.token is None:
+        print(
+            f"warning: listening on {host} without COGPIPE_TOKEN: anyone who can reach "
+            "this port can run graphs; set COGPIPE_TOKEN or bind 127.0.0.1",
+            file=sys.stderr,
+            flush=True,
+        )
+    tune_gc()  # the default collector thresholds halve throughput at 1000 concurrent runs
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5
+    )
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after stopping
+        server.run()
+    return 0 if server.started else 1

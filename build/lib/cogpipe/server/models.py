@@ -1,0 +1,212 @@
+"""Request and response bodies of the HTTP API (they make the OpenAPI schema at /docs).
+
+The wire format is documented in ``docs/api.md``; these models are its source of truth
+for field names and types. Request bodies forbid unknown keys, so a typo is a 422 with
+the key named rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "DashboardReport",
+    "DefaultGraph",
+    "ErrorBody",
+    "GraphChoice",
+    "GraphDetail",
+    "GraphSummary",
+    "Health",
+    "MessageIn",
+    "RunAccepted",
+    "RunInfo",
+    "RunProgress",
+    "RunStatus",
+    "SessionCreate",
+    "SessionDetail",
+    "SessionSummary",
+    "SwitchGraph",
+    "ToolServerStatus",
+    "TraceFile",
+    "TurnInfo",
+]
+
+RunStatus = Literal["queued", "running", "finished", "failed", "cancelled"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: one sentence a person can act on, plus optional details."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str = Field(description="what went wrong and what to do about it")
+
+
+class ToolServerStatus(BaseModel):
+    """One configured MCP tool server."""
+
+    name: str
+    transport: str = Field(description="'stdio' or 'http'")
+    up: bool = Field(description="whether the server is connected now")
+    status: str = Field(description="up, down, connecting, stopped or disabled")
+    tools: int = Field(description="how many tools it listed")
+    error: str | None = Field(None, description="why it is down")
+
+
+class Health(BaseModel):
+    """What the server runs: its version, the active LLM, the tool servers."""
+
+    status: Literal["ok"] = "ok"
+    version: str
+    llm: dict[str, Any] = Field(
+        description="{mode: offline|remote, base_url, models: {alias: name}, timeout_s, "
+        "max_retries}"
+    )
+    tools: list[ToolServerStatus]
+    default_graph: str | None
+    sessions: int = Field(description="stored sessions")
+
+
+class GraphSummary(BaseModel):
+    """One graph of the catalog, valid or not."""
+
+    name: str
+    description: str
+    nodes: int = Field(description="node count (0 when the file is invalid)")
+    valid: bool
+    problems: list[str] | None = Field(None, description="what is wrong, when invalid")
+    path: str | None = Field(None, description="the YAML file")
+
+
+class GraphDetail(BaseModel):
+    """One graph: its YAML, cytoscape.js elements and Mermaid text (null when invalid)."""
+
+    name: str
+    description: str
+    valid: bool
+    problems: list[str] | None = None
+    yaml: str | None = Field(None, description="the YAML text of the file")
+    elements: dict[str, Any] | None = Field(
+        None, description="cytoscape.js elements {nodes: [...], edges: [...]}"
+    )
+    mermaid: str | None = None
+
+
+class DefaultGraph(BaseModel):
+    """The graph new sessions run (null when the catalog holds no valid graph)."""
+
+    name: str | None
+
+
+class GraphChoice(_Request):
+    """A graph, by its registered name."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class SessionCreate(_Request):
+    """A new session; ``graph`` defaults to the default graph."""
+
+    graph: str | None = Field(None, min_length=1, max_length=200)
+
+
+class SwitchGraph(_Request):
+    """The graph a session runs from its next turn on."""
+
+    graph: str = Field(min_length=1, max_length=200)
+
+
+class MessageIn(_Request):
+    """A user message: enters the session's graph at its ``message`` entry."""
+
+    text: str = Field(min_length=1, max_length=8000)
+
+
+class DashboardReport(_Request):
+    """What the browser shows: the controls version and the ids of visible controls."""
+
+    version: int = Field(ge=0)
+    controls: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class SessionSummary(BaseModel):
+    """A session in the list."""
+
+    id: str
+    graph: str
+    turns: int
+    updated: float = Field(description="Unix seconds of the last change")
+
+
+class TurnInfo(BaseModel):
+    """One finished turn of a session."""
+
+    run_id: str
+    graph: str
+    entry: str
+    input: Any
+    outputs: dict[str, Any]
+    status: str
+    ts: float
+
+
+class SessionDetail(BaseModel):
+    """A session: its graph, history, state, and the controls the UI node last built."""
+
+    id: str
+    graph: str
+    created: float
+    updated: float
+    seq: int = Field(description="the last trace event seq of this session")
+    history: list[TurnInfo]
+    state: dict[str, Any]
+    controls: dict[str, Any] | None = Field(
+        None, description="Controls {controls: [Control], version} from state['ui']"
+    )
+
+
+class RunAccepted(BaseModel):
+    """A run was queued; follow it at ``GET /api/runs/{run_id}`` or on the event stream."""
+
+    run_id: str
+    session_id: str
+    status: RunStatus = "queued"
+
+
+class RunProgress(BaseModel):
+    """Nodes of the run's graph that finished, were skipped, and exist in all."""
+
+    done: int = 0
+    skipped: int = 0
+    total: int = 0
+
+
+class RunInfo(BaseModel):
+    """A run started through the API."""
+
+    run_id: str
+    session_id: str
+    graph: str
+    entry: str
+    status: RunStatus
+    progress: RunProgress
+    outputs: dict[str, Any] | None = Field(None, description="the graph's named results")
+    error: str | None = None
+    queued: float = Field(description="Unix seconds when the run was accepted")
+    started: float | None = Field(None, description="Unix seconds when it began running")
+    duration_ms: float | None = Field(
+        None, description="running time so far, or in all once it ended"
+    )
+
+
+class TraceFile(BaseModel):
+    """A JSONL trace file under the trace folder."""
+
+    name: str
+    size: int = Field(description="bytes")
+    modified: float = Field(description="Unix seconds")

@@ -1,0 +1,200 @@
+"""Runs started through the API: each runs as a background task of the app's task group,
+and this registry answers what became of it (status, progress, result) and cancels it.
+
+Status moves ``queued`` (accepted; may wait behind the session's running turn) →
+``running`` (its ``run.started`` event was seen) → ``finished`` | ``failed`` |
+``cancelled``. Progress counts the run's ``node.finished`` and ``node.skipped`` trace
+events against the number of nodes its graph runs per turn, so the registry is a trace
+observer like any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from cogpipe.engine import (
+    NodeRunError,
+    Observer,
+    Runtime,
+    SessionBusyError,
+    TraceEvent,
+    UnknownEntryError,
+)
+from cogpipe.engine.session import jsonable
+
+__all__ = ["RunRecord", "RunRegistry"]
+
+log = logging.getLogger(__name__)
+
+_ENDED = ("finished", "failed", "cancelled")
+
+
+@dataclass
+class RunRecord:
+    """What the server knows of one run; :meth:`info` is its ``GET /api/runs/{id}`` body."""
+
+    run_id: str
+    session_id: str
+    graph: str
+    entry: str
+    total: int
+    status: str = "queued"
+    done: int = 0
+    skipped: int = 0
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    queued: float = field(default_factory=time.time)
+    started: float | None = None
+    duration_ms: float | None = None
+    cancel_requested: bool = False
+    scope: anyio.CancelScope | None = None
+    ended: anyio.Event = field(default_factory=anyio.Event)
+
+    @property
+    def active(self) -> bool:
+        """Whether the run is queued or running."""
+        return self.status not in _ENDED
+
+    def info(self) -> dict[str, Any]:
+        """Return the run as the API shows it (see ``server.models.RunInfo``)."""
+        duration = self.duration_ms
+        if duration is None and self.started is not None and self.active:
+            duration = round((time.time() - self.started) * 1000, 3)
+        return {
+            "run_id": self.run_id,
+            "session_id": self.session_id,
+            "graph": self.graph,
+            "entry": self.entry,
+            "status": self.status,
+            "progress": {"done": self.done, "skipped": self.skipped, "total": self.total},
+            "outputs": self.outputs,
+            "error": self.error,
+            "queued": self.queued,
+            "started": self.started,
+            "duration_ms": duration,
+        }
+
+
+class RunRegistry(Observer):
+    """Starts runs in the background and tracks them; add it to the runtime's bus.
+
+    Args:
+        runtime: the runtime that runs the turns.
+        task_group: the app's task group; every run is a task in it, so leaving the app
+            cancels the runs that are still going.
+        keep: ended runs remembered at most (the oldest are forgotten first).
+    """
+
+    def __init__(self, runtime: Runtime, task_group: anyio.abc.TaskGroup, keep: int = 1000) -> None:
+        self.runtime = runtime
+        self.task_group = task_group
+        self.keep = keep
+        self._runs: OrderedDict[str, RunRecord] = OrderedDict()
+
+    def submit(self, session_id: str, entry: str, payload: Any) -> RunRecord:
+        """Queue a turn of ``session_id`` and return its record at once.
+
+        Raises:
+            UnknownSessionError: no such session.
+            UnknownGraphError, GraphValidationError: the session's graph cannot run.
+            UnknownEntryError: the graph has no such entry.
+            SessionBusyError: too many runs already wait on the session.
+        """
+        rt = self.runtime
+        session = rt.session(session_id)
+        graph = rt.catalog.get(session.graph)
+        if entry not in graph.entry:
+            raise UnknownEntryError(graph.name, entry, list(graph.entry))
+        waiting = sum(1 for r in self._runs.values() if r.session_id == session_id and r.active)
+        if waiting > rt.max_waiting_turns:
+            raise SessionBusyError(session_id, rt.max_waiting_turns)
+        record = RunRecord(uuid.uuid4().hex[:12], session_id, graph.name, entry, len(graph.flow))
+        self._runs[record.run_id] = record
+        self._forget_old()
+        self.task_group.start_soon(self._drive, record, payload, name=f"run {record.run_id}")
+        return record
+
+    def get(self, run_id: str) -> RunRecord | None:
+        """Return the record of ``run_id``, or ``None`` when unknown or forgotten."""
+        return self._runs.get(run_id)
+
+    def recent(self, limit: int = 20) -> list[str]:
+        """Return the ids of the last ``limit`` runs, newest first."""
+        return list(reversed(self._runs))[:limit]
+
+    def cancel(self, record: RunRecord) -> None:
+        """Ask a queued or running run to stop; it ends as ``cancelled``."""
+        record.cancel_requested = True
+        if record.scope is not None:
+            record.scope.cancel()
+
+    def on_event(self, event: TraceEvent) -> None:
+        if not event.run_id:
+            return
+        record = self._runs.get(event.run_id)
+        if record is None:
+            return
+        kind = event.type
+        if kind == "node.finished":
+            record.done += 1
+        elif kind == "node.skipped":
+            record.skipped += 1
+        elif kind == "run.started":
+            record.status, record.started = "running", event.ts
+            if event.graph != record.graph:  # switched while the run was queued
+                record.graph = event.graph
+                graph = self.runtime.catalog.get(event.graph)
+                record.total = len(graph.flow)
+
+    async def _drive(self, record: RunRecord, payload: Any) -> None:
+        try:
+            with anyio.CancelScope() as scope:
+                record.scope = scope
+                if record.cancel_requested:
+                    scope.cancel()
+                result = await self.runtime.run(
+                    record.session_id, record.entry, payload, run_id=record.run_id
+                )
+                record.outputs = jsonable(result.outputs)
+                record.duration_ms = round(result.duration_ms, 3)
+                record.status = "finished"
+        except NodeRunError as exc:
+            self._fail(record, exc.message, exc.result)
+        except Exception as exc:  # the run failed before it started; the server goes on
+            self._fail(record, getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
+        finally:
+            if record.active:  # cancelled through the API or because the app is stopping
+                record.status = "cancelled"
+                if record.started is not None:
+                    record.duration_ms = round((time.time() - record.started) * 1000, 3)
+            record.scope = None
+            record.ended.set()
+
+    def _fail(self, record: RunRecord, message: str, result: Any = None) -> None:
+        record.status, record.error = "failed", message
+        if result is not None:
+            record.outputs = jsonable(result.outputs)
+            record.duration_ms = round(result.duration_ms, 3)
+        if record.started is None:
+            # The engine emitted nothing for this run: tell the event streams.
+            log.warning("run %s failed before it started: %s", record.run_id, message)
+            try:
+                session = self.runtime.session(record.session_id)
+            except LookupError:
+                return
+            self.runtime.emit(session, "run.failed", {"error": message}, run_id=record.run_id)
+
+    def _forget_old(self) -> None:
+        excess = len(self._runs) - self.keep
+        if excess <= 0:
+            return
+        for run_id in [k for k, r in self._runs.items() if not r.active][:excess]:
+            del self._runs[run_id]
