@@ -1,1 +1,0 @@
-"""cogpipe's web layer: the FastAPI app, SSE streams, the CLI."""
