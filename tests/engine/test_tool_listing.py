@@ -18,6 +18,8 @@ from cogpipe.engine.tools import (
 )
 from tests.helpers.mcp_servers import helper_server_config
 
+DOC = Path(__file__).resolve().parents[2] / "docs" / "tools.md"
+
 REPORT = ToolInfo(
     server="db",
     name="report",
@@ -106,6 +108,9 @@ async def test_describe_tools_of_real_servers(tmp_path: Path) -> None:
         '  - note: string, optional, default ""'
     )
     assert blocks["pid"].splitlines()[0] == "pid (Process id) [read-only]"
+    shown = DOC.read_text().split("```\ncount_customers [read-only]\n", 1)[1].split("```")[0]
+    for block in ("count_customers [read-only]\n" + shown).strip().split("\n\n"):
+        assert block == blocks[block.split()[0]]  # docs/tools.md shows real output
 
 
 def test_openai_tools_keep_descriptions_and_show_hints() -> None:
