@@ -62,9 +62,11 @@ def repo(tmp_path: Path) -> Path:
 
 
 async def test_annotations_are_read_from_mcp_server_git(repo: Path) -> None:
-    async with ToolManager([git_server_config(repo, allow_destructive=True)]) as manager:
-        tools = {t.name: t for t in await manager.list_tools()}
-        status = manager.status()[0]
+    # allow_destructive offers git_reset; exclude still wins over it
+    config = git_server_config(repo, allow_destructive=True, exclude=["git_reset", "git_c[!r]*"])
+    async with ToolManager([config, git_server_config(repo, "all", allow_destructive=True)]) as m:
+        tools = {t.name: t for t in await m.list_tools() if t.server == "all"}
+        status = {s["name"]: s for s in m.status()}
     assert tools["git_status"].annotations == ToolAnnotations(
         read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
     )
@@ -74,15 +76,11 @@ async def test_annotations_are_read_from_mcp_server_git(repo: Path) -> None:
     assert hints["git_reset"] == ["destructive"]
     assert hints["git_commit"] == hints["git_add"] == []  # writes, but not destructive
     assert [t for t, h in hints.items() if "destructive" in h] == ["git_reset"]
-    assert {o["name"]: o["hints"] for o in status["offered"]} == hints
-    assert status["hidden"] == []
-
-
-async def test_titles_come_from_the_tool_or_its_annotations() -> None:
-    async with ToolManager([helper_server_config("h")]) as manager:
-        pid = manager.find("pid")
-    assert pid is not None
-    assert (pid.title, pid.hints, pid.annotations.title) == ("Process id", ["read-only"], None)
+    assert {o["name"]: o["hints"] for o in status["all"]["offered"]} == hints
+    assert status["all"]["hidden"] == []
+    hidden = {h["name"] for h in status["git"]["hidden"]}
+    assert hidden == {"git_checkout", "git_commit", "git_reset"}  # not git_create_branch
+    assert {o["name"] for o in status["git"]["offered"]} == set(tools) - hidden
 
 
 # --- destructive tools ---------------------------------------------------------------------
@@ -145,13 +143,6 @@ async def test_include_and_exclude_patterns(repo: Path, caplog: pytest.LogCaptur
     assert "'git_blame' in 'include' matches none of its tools (git_status, " in caplog.text
 
 
-async def test_exclude_wins_over_allow_destructive(repo: Path) -> None:
-    config = git_server_config(repo, allow_destructive=True, exclude=["git_reset", "git_c[!r]*"])
-    async with ToolManager([config]) as manager:
-        assert sorted(_hidden(manager, "git")) == ["git_checkout", "git_commit", "git_reset"]
-        assert {t.name for t in await manager.list_tools()}.isdisjoint(_hidden(manager, "git"))
-
-
 # --- headers -------------------------------------------------------------------------------
 
 
@@ -212,6 +203,14 @@ async def test_a_shared_bare_name_is_ambiguous_and_lists_the_choices(three: Tool
 async def counted() -> AsyncIterator[ToolManager]:
     async with ToolManager([helper_server_config("c"), time_server_config()]) as manager:
         yield manager
+
+
+async def test_titles_come_from_the_tool_or_its_annotations(counted: ToolManager) -> None:
+    pid = counted.find("c.pid")
+    assert pid is not None
+    assert (pid.title, pid.hints, pid.annotations.title) == ("Process id", ["read-only"], None)
+    echo = counted.find("c.echo")
+    assert echo is not None and echo.title == echo.annotations.title == "Echo back"
 
 
 async def _calls(manager: ToolManager) -> dict[str, int]:

@@ -5,15 +5,16 @@ that misbehave on purpose, over stdio or (``--http PORT``) streamable HTTP::
 
     python tests/helpers/mcp_servers.py [--name NAME] [--odd-names] [--http PORT]
 
-Tools: ``echo(text)``, ``add(a, b)``, ``pick(color, size=None, note="")`` (required,
-optional and enum parameters with descriptions), ``pid()`` (annotated read-only),
-``calls()`` (how many ``tools/call`` requests for each tool name reached this process,
-counted before the server validates anything), ``header(name)`` (the value of an HTTP
-request header, ``""`` on stdio), ``fail(message)`` (a tool error), ``sleep(seconds)``,
-``crash()`` (the process exits mid-call) and ``crash_once(marker)`` (exits the first
-time, i.e. while ``marker`` does not exist yet, then works). With ``--odd-names`` it also
-serves ``files.read`` and a tool with a 90-character name: valid MCP names that are not
-valid OpenAI function names.
+Tools: ``echo(text)`` (titled in its annotations only), ``add(a, b)``,
+``pick(color, size=None, note="")`` (required, optional and enum parameters with
+descriptions), ``pid()`` (titled, annotated read-only), ``calls()`` (how many
+``tools/call`` requests for each tool name reached this process, counted before the
+server validates anything), ``header(name)`` (the value of an HTTP request header,
+``""`` on stdio), ``fail(message)`` (a tool error), ``sleep(seconds)``, ``crash()`` (the
+process exits mid-call) and ``crash_once(marker)`` (exits the first time, i.e. while
+``marker`` does not exist yet, then works). With ``--odd-names`` it also serves
+``files.read`` and a tool with a 90-character name: valid MCP names that are not valid
+OpenAI function names.
 
 Imported, it offers :func:`helper_server_config`, :func:`http_server` (starts a
 streamable HTTP server as a subprocess), and for the unmodified PyPI servers
@@ -140,7 +141,7 @@ def _serve(name: str, odd_names: bool, port: int | None) -> None:
 
     server = MCPServer(name, log_level="WARNING", middleware=[count])
 
-    @server.tool()
+    @server.tool(annotations=ToolAnnotations(title="Echo back"))
     def echo(text: str) -> str:
         """Return the text unchanged."""
         return text
