@@ -83,29 +83,32 @@ class ToolServerConfig(BaseModel):
     def _check_patterns(cls, patterns: list[str] | None, info: ValidationInfo) -> list[str] | None:
         if patterns is None:
             return None
+        where = _where(info)
         if info.field_name == "include" and not patterns:
             raise ValueError(
-                "'include' must name at least one tool; leave it out to offer every "
+                f"{where}'include' must name at least one tool; leave it out to offer every "
                 "tool, or set 'enabled: false' to offer none"
             )
-        blank = [p for p in patterns if not p.strip()]
-        if blank:
-            raise ValueError(f"'{info.field_name}' patterns must not be empty; got {patterns}")
+        if any(not p.strip() for p in patterns):
+            raise ValueError(
+                f"{where}'{info.field_name}' patterns must not be empty; got {patterns}"
+            )
         return patterns
 
     @field_validator("headers")
     @classmethod
-    def _check_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+    def _check_headers(cls, headers: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        where = _where(info)
         for key, value in headers.items():
             if not _TOKEN.fullmatch(key):
-                raise ValueError(f"header name '{key}' is not a valid HTTP header name")
+                raise ValueError(f"{where}header name '{key}' is not a valid HTTP header name")
             if key.lower() in _TRANSPORT_HEADERS:
                 raise ValueError(
-                    f"header '{key}' is set by the MCP transport itself and cannot be "
+                    f"{where}header '{key}' is set by the MCP transport itself and cannot be "
                     f"configured; configurable are e.g. Authorization or X-Api-Key"
                 )
             if "\r" in value or "\n" in value:
-                raise ValueError(f"header '{key}': the value must not contain line breaks")
+                raise ValueError(f"{where}header '{key}': the value must not contain line breaks")
         return headers
 
     @model_validator(mode="after")
@@ -154,6 +157,12 @@ class ToolServerConfig(BaseModel):
                 f"'allow_destructive: true' on tool server '{self.name}' to offer it"
             )
         return None
+
+
+def _where(info: ValidationInfo) -> str:
+    """``"tool server 'x': "`` once the name is validated (fields validate in order)."""
+    name = info.data.get("name")
+    return f"tool server '{name}': " if name else ""
 
 
 # RFC 9110 token characters, the syntax of a header name.

@@ -475,25 +475,27 @@ async def test_handle_previews_are_short(tools: ToolManager) -> None:
         ),
         (
             {"name": "x", "url": "http://h/mcp", "headers": {"Bad Name": "v"}},
-            "header name 'Bad Name' is not a valid HTTP header name",
+            "tool server 'x': header name 'Bad Name' is not a valid HTTP header name",
         ),
         (
             {"name": "x", "url": "http://h/mcp", "headers": {"Accept": "text/plain"}},
-            "header 'Accept' is set by the MCP transport itself and cannot be configured; "
+            "tool server 'x': header 'Accept' is set by the MCP transport itself and cannot be "
+            "configured; "
             "configurable are e.g. Authorization or X-Api-Key",
         ),
         (
             {"name": "x", "url": "http://h/mcp", "headers": {"X-A": "1\r\nX-B: 2"}},
-            "header 'X-A': the value must not contain line breaks",
+            "tool server 'x': header 'X-A': the value must not contain line breaks",
         ),
         (
             {"name": "x", "url": "http://h/mcp", "include": []},
-            "'include' must name at least one tool; leave it out to offer every tool, or set "
+            "tool server 'x': 'include' must name at least one tool; leave it out to offer "
+            "every tool, or set "
             "'enabled: false' to offer none",
         ),
         (
             {"name": "x", "url": "http://h/mcp", "exclude": ["a", " "]},
-            "'exclude' patterns must not be empty; got ['a', ' ']",
+            "tool server 'x': 'exclude' patterns must not be empty; got ['a', ' ']",
         ),
     ],
 )
