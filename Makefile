@@ -11,7 +11,7 @@ CHROMIUM_PATH ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CHROMIUM_PATH
 
-.PHONY: run test setup chromium bench lint clean
+.PHONY: run test setup chromium bench lint wheel clean
 
 run: setup ## start the server with the default graph and the HUD on http://127.0.0.1:8000
 	$(BIN)/cogpipe serve $(ARGS)
@@ -37,6 +37,10 @@ chromium: ## Debian's Chromium for Playwright (Playwright cannot download browse
 	@[ -x "$(CHROMIUM_PATH)" ] || { echo "== installing Debian's Chromium for the browser tests (~30 s)" && \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+wheel: setup ## build dist/cogpipe-<version>-py3-none-any.whl (graphs and the whole HUD inside)
+	$(BIN)/pip wheel --no-deps -q -w dist .
+	@ls -l dist/cogpipe-*.whl
 
 bench: setup ## print the engine and HUD benchmarks
 	$(BIN)/python bench/engine_overhead.py

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
+from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from .data import SCHEMA_VERSION, TABLES, TODAY, default_db_path, ensure_db, table_counts
@@ -98,21 +99,25 @@ def build_server(db_path: str | Path | None = None) -> MCPServer:
 
 _Run = Callable[..., Awaitable[Any]]
 
+# Every tool only reads the database: MCP annotations let clients (and cogpipe's
+# listings for models) show that. The database is this server's own: a closed world.
+_READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+
 
 def _add_table_tools(server: MCPServer, run: _Run) -> None:
-    @server.tool(name="list_tables")
+    @server.tool(name="list_tables", title="List tables", annotations=_READ_ONLY)
     async def _list_tables() -> TableList:
         """List the tables with a description and row count each."""
         return await run(list_tables)
 
-    @server.tool(name="describe_table")
+    @server.tool(name="describe_table", title="Describe a table", annotations=_READ_ONLY)
     async def _describe_table(
         table: Annotated[str, Field(description="customers, devices, contracts or invoices")],
     ) -> TableDescription:
         """Describe a table: columns (type, key, foreign key), row count, 3 sample rows."""
         return await run(describe_table, table)
 
-    @server.tool(name="query")
+    @server.tool(name="query", title="Run a SQL query", annotations=_READ_ONLY)
     async def _query(
         sql: Annotated[str, Field(description="one SQLite SELECT (or WITH ... SELECT)")],
         limit: Annotated[int, Field(ge=1, le=MAX_ROWS, description="maximum rows")] = 100,
@@ -122,7 +127,7 @@ def _add_table_tools(server: MCPServer, run: _Run) -> None:
 
 
 def _add_summary_tools(server: MCPServer, run: _Run) -> None:
-    @server.tool(name="count_customers")
+    @server.tool(name="count_customers", title="Count customers", annotations=_READ_ONLY)
     async def _count_customers(
         city: str | None = None,
         country: str | None = None,
@@ -132,12 +137,12 @@ def _add_summary_tools(server: MCPServer, run: _Run) -> None:
         Switzerland) and segment."""
         return await run(count_customers, city, country, segment)
 
-    @server.tool(name="revenue_by_month")
+    @server.tool(name="revenue_by_month", title="Revenue by month", annotations=_READ_ONLY)
     async def _revenue_by_month(year: int | None = None) -> Revenue:
         """Invoiced, paid and outstanding EUR per month of issue (optionally one year)."""
         return await run(revenue_by_month, year)
 
-    @server.tool(name="invoice_summary")
+    @server.tool(name="invoice_summary", title="Invoice summary", annotations=_READ_ONLY)
     async def _invoice_summary(
         status: Literal["paid", "open", "overdue"] | None = None,
     ) -> InvoiceSummary:
@@ -163,12 +168,8 @@ def demo_db_server_config(db_path: str | None = None) -> ToolServerConfig:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the demo server (``cogpipe demo-db`` and ``python -m cogpipe.demo.server``).
-
-    Returns:
-        The process exit code.
-    """
+def argument_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``cogpipe demo-db`` / ``python -m cogpipe.demo.server``."""
     parser = argparse.ArgumentParser(
         prog="cogpipe demo-db",
         description="The demo MCP tool server over a generated SQLite database of a small "
@@ -195,7 +196,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="create the database, print its path and row counts, and exit",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo server (``cogpipe demo-db`` and ``python -m cogpipe.demo.server``).
+
+    Returns:
+        The process exit code.
+    """
+    args = argument_parser().parse_args(argv)
     if args.init_only:
         path = ensure_db(args.db)
         print(path)

@@ -17,6 +17,7 @@ __all__ = [
     "NodeRunError",
     "Problem",
     "SessionBusyError",
+    "ToolArgumentsError",
     "ToolError",
     "UnknownEntryError",
     "UnknownGraphError",
@@ -164,8 +165,35 @@ class LLMError(RuntimeError):
 
 
 class ToolError(RuntimeError):
-    """Raised when a tool call fails: unknown tool, server down, timeout, tool error."""
+    """Raised when a tool call fails before or instead of a result.
 
-    def __init__(self, message: str) -> None:
+    Attributes:
+        message: what went wrong and what to do about it.
+        kind: why, as a short word also sent as ``error_kind`` in ``tool.failed``:
+            ``unknown`` (no tool of that name), ``ambiguous`` (bare name on several
+            servers), ``hidden`` (the server's config hides the tool), ``arguments``
+            (arguments invalid for the tool's input schema), ``unavailable`` (server
+            down or not running), ``timeout``, ``lost`` (the server failed during the
+            call and again on the retry).
+    """
+
+    def __init__(self, message: str, kind: str = "unavailable") -> None:
         self.message = message
+        self.kind = kind
         super().__init__(message)
+
+
+class ToolArgumentsError(ToolError):
+    """Raised before a call when its arguments do not fit the tool's ``inputSchema``;
+    the call never reaches the server.
+
+    Attributes:
+        tool: the tool's qualified name (``server.tool``).
+        problems: one line per violated rule, e.g. ``arguments.city: 5 is not of type
+            'string'`` (see :func:`cogpipe.engine.tools.validate_arguments`).
+    """
+
+    def __init__(self, name: str, tool: str, problems: list[str]) -> None:
+        self.tool = tool
+        self.problems = problems
+        super().__init__(f"tool '{name}': {'; '.join(problems)}", kind="arguments")

@@ -143,24 +143,55 @@ class LLMHandle(Protocol):
 
 class ToolHandle(Protocol):
     """A node run's access to the tools (``ctx.tools``); every call is traced on that
-    node as ``tool.started`` then ``tool.finished`` or ``tool.failed``."""
+    node as ``tool.started`` then ``tool.finished`` or ``tool.failed``.
+
+    Names: a tool is called by its bare name (``get_current_time``) when no other
+    server lists that name, by ``server.tool`` (``time.get_current_time``) always, or by
+    the function name :meth:`openai_tools` gave it. A bare name two servers share is
+    ambiguous: the error lists the qualified choices.
+
+    Offered tools: :meth:`list`, :meth:`find`, :meth:`openai_tools` and :meth:`call` see
+    only the tools the config offers; ``include``/``exclude`` patterns and destructive
+    tools without ``allow_destructive`` hide the others (calling one names the rule).
+
+    Pure helpers for the same tools, in :mod:`cogpipe.engine.tools`:
+    ``validate_arguments(tool, arguments) -> list[str]`` (what :meth:`call` checks
+    first; a plan can be checked with it before anything runs) and
+    ``describe_tools(tools) -> str`` (the listing to put in a prompt).
+    """
 
     async def list(self) -> builtins.list[ToolInfo]:
-        """Return every available tool with its input schema."""
+        """Return every offered tool with its title, input schema and annotations."""
+        ...
+
+    def find(self, name: str) -> ToolInfo | None:
+        """Return the offered tool ``name`` (bare, ``server.tool`` or an OpenAI function
+        name) means, or ``None`` when it is unknown, ambiguous or hidden. Calls
+        nothing, emits nothing."""
         ...
 
     async def call(
         self, name: str, arguments: dict[str, Any] | None = None, *, timeout_s: float | None = None
     ) -> ToolCallResult:
-        """Call a tool by its name (bare or ``server.tool``) and wait for the result.
+        """Call a tool by its name and wait for the result.
+
+        Nothing reaches a server unless the name resolves to an offered tool and the
+        arguments fit its ``inputSchema`` (checked with ``validate_arguments``). A tool
+        that reports an error is a result with ``ok=False``, not an exception.
 
         Raises:
-            ToolError: unknown tool, server unavailable, timeout.
+            ToolArgumentsError: the arguments do not fit the tool's input schema; the
+                message names the tool, the path and the rule ("tool
+                'count_customers': arguments.city: 5 is not of type 'string'") and
+                ``.problems`` lists them.
+            ToolError: unknown, ambiguous or hidden name, server unavailable, timeout;
+                ``.kind`` says which (also ``error_kind`` of the ``tool.failed`` event).
         """
         ...
 
     def openai_tools(self) -> builtins.list[dict[str, Any]]:
-        """Return the tools as OpenAI chat-completions function tools."""
+        """Return the offered tools as OpenAI chat-completions function tools
+        (parameter descriptions kept, what OpenAI rejects at the top level dropped)."""
         ...
 
 

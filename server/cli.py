@@ -232,12 +232,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 async def _tools(settings: Settings) -> dict[str, Any]:
     async with ToolManager(tool_servers(settings)) as manager:
         tools = await manager.list_tools()
-        return {
-            "servers": [
-                {**status, "tools": [t.model_dump() for t in tools if t.server == status["name"]]}
-                for status in manager.status()
-            ]
-        }
+        servers = []
+        for status in manager.status():
+            offered = [t.model_dump() for t in tools if t.server == status["name"]]
+            status.pop("offered")  # the full records below say more
+            servers.append({**status, "tools": offered})
+        return {"servers": servers}
 
 
 def cmd_tools(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -252,9 +252,14 @@ def cmd_tools(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         error = f": {server['error']}" if server.get("error") else ""
         print(f"{server['name']} ({server['transport']}) {server['status']}{error}", file=out)
         for tool in server["tools"]:
-            print(f"  {tool['name']}: {' '.join(tool['description'].split())}", file=out)
+            title = f" ({tool['title']})" if tool["title"] else ""
+            hints = f" [{', '.join(tool['hints'])}]" if tool["hints"] else ""
+            about = " ".join(tool["description"].split())
+            print(f"  {tool['name']}{title}{hints}: {about}", file=out)
             schema = json.dumps(tool["input_schema"], ensure_ascii=False, separators=(",", ":"))
             print(f"    input: {schema}", file=out)
+        for hidden in server["hidden"]:
+            print(f"  hidden {hidden['name']}: {hidden['reason']}", file=out)
     return 0
 
 

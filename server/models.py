@@ -19,7 +19,9 @@ __all__ = [
     "GraphDetail",
     "GraphSummary",
     "Health",
+    "HiddenTool",
     "MessageIn",
+    "OfferedTool",
     "RunAccepted",
     "RunInfo",
     "RunProgress",
@@ -47,6 +49,21 @@ class ErrorBody(BaseModel):
     error: str = Field(description="what went wrong and what to do about it")
 
 
+class OfferedTool(BaseModel):
+    """A tool a server offers, with the hints its annotations give."""
+
+    name: str
+    title: str | None = Field(None, description="human-readable name, when the server gives one")
+    hints: list[str] = Field(description="'read-only' and/or 'destructive' (MCP annotations)")
+
+
+class HiddenTool(BaseModel):
+    """A tool a server lists that the config hides."""
+
+    name: str
+    reason: str = Field(description="the config rule that hides it, and how to offer it")
+
+
 class ToolServerStatus(BaseModel):
     """One configured MCP tool server."""
 
@@ -54,8 +71,12 @@ class ToolServerStatus(BaseModel):
     transport: str = Field(description="'stdio' or 'http'")
     up: bool = Field(description="whether the server is connected now")
     status: str = Field(description="up, down, connecting, stopped or disabled")
-    tools: int = Field(description="how many tools it listed")
+    tools: int = Field(description="how many tools it offers")
     error: str | None = Field(None, description="why it is down")
+    offered: list[OfferedTool] = Field(description="the tools it offers")
+    hidden: list[HiddenTool] = Field(
+        description="tools it lists that include/exclude or the destructive-tool rule hide"
+    )
 
 
 class Health(BaseModel):

@@ -140,3 +140,21 @@ def test_a_node_module_file_needs_no_package(package: Path, tmp_path: Path) -> N
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✓ redactor (redactor_v1)" in done.stdout
+
+
+def test_the_readme_embedding_snippet_runs(tmp_path: Path) -> None:
+    readme = GUIDE.parents[1] / "README.md"
+    snippet = readme.read_text().split("## Embed it", 1)[1].split("```python\n", 1)[1]
+    snippet = snippet.split("```", 1)[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COGPIPE_")}
+    done = subprocess.run(
+        [sys.executable, "-c", snippet],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "There are 39 customers with city Berlin.\n"

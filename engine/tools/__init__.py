@@ -11,15 +11,42 @@ as a child task, so calls from different tasks run concurrently. A server whose 
 dies is reconnected when the next call for it arrives; a call that was running when it
 died is retried once on the new connection.
 
+Which tools are offered is the config's choice (``include``/``exclude`` patterns, and
+destructive tools only with ``allow_destructive``); a call is refused before it reaches a
+server when its name is unknown, ambiguous or hidden, or its arguments do not fit the
+tool's input schema. The pure helpers nodes use to talk to models about tools
+(:func:`describe_tools`, :func:`openai_tools`, :func:`validate_arguments`,
+:func:`find_tool`) need no running manager.
+
 YAML/JSON config of one server (see :class:`ToolServerConfig`)::
 
     {name: demo_db, command: [python, -m, cogpipe.demo.server], timeout_s: 30}
-    {name: search, url: "http://127.0.0.1:8000/mcp"}
+    {name: search, url: "http://127.0.0.1:8000/mcp", headers: {Authorization: "Bearer x"}}
+    {name: git, command: [mcp-server-git, --repository, .], exclude: [git_commit]}
 """
 
 from __future__ import annotations
 
-from .config import ToolCallResult, ToolInfo, ToolServerConfig
+from .arguments import validate_arguments
+from .config import ToolAnnotations, ToolCallResult, ToolInfo, ToolServerConfig
+from .listing import describe_tool, describe_tools, openai_parameters, openai_tools
 from .manager import MCPToolHandle, ToolManager
+from .names import call_names, find_tool, match_tools, openai_names
 
-__all__ = ["MCPToolHandle", "ToolCallResult", "ToolInfo", "ToolManager", "ToolServerConfig"]
+__all__ = [
+    "MCPToolHandle",
+    "ToolAnnotations",
+    "ToolCallResult",
+    "ToolInfo",
+    "ToolManager",
+    "ToolServerConfig",
+    "call_names",
+    "describe_tool",
+    "describe_tools",
+    "find_tool",
+    "match_tools",
+    "openai_names",
+    "openai_parameters",
+    "openai_tools",
+    "validate_arguments",
+]

@@ -15,17 +15,19 @@ import math
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 import anyio
 import mcp_types
 from mcp import Client, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from ..errors import ToolError
-from .config import ToolInfo, ToolServerConfig
+from .config import ToolAnnotations, ToolInfo, ToolServerConfig
 from .stderr import _StderrTail
 
 # One logger for the whole package, named as before it was split into modules.
@@ -42,6 +44,7 @@ class _Job:
     arguments: dict[str, Any]
     timeout_s: float
     attempt: int = 1
+    probe: bool = False  # only connect (and list the tools); call nothing
     done: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     result: mcp_types.CallToolResult | None = None
@@ -75,7 +78,9 @@ class _Connection:
         self.config = config
         self.state = "stopped" if config.enabled else "disabled"
         self.error: str | None = None
-        self.tools: list[ToolInfo] = []
+        self.tools: list[ToolInfo] = []  # offered: what the config lets callers see
+        self.hidden: list[tuple[ToolInfo, str]] = []  # and why each other tool is not
+        self.listed = False  # tools/list has answered at least once
         self._stderr = _StderrTail(config.name)
         self._lost: str | None = None  # why the current session died, once it has
         self._carry: list[_Job] = []  # jobs received by a dying session: for the next one
@@ -88,13 +93,16 @@ class _Connection:
         self._send, self._recv = anyio.create_memory_object_stream[_Job](64)
 
     def status(self) -> dict[str, Any]:
-        """Return ``{name, transport, status, tools, error}`` for health reports."""
+        """Return ``{name, transport, status, tools, error, offered, hidden}`` for health
+        reports (see ``ToolManager.status``)."""
         return {
             "name": self.config.name,
             "transport": self.config.transport,
             "status": self.state,
             "tools": len(self.tools),
             "error": self.error,
+            "offered": [{"name": t.name, "title": t.title, "hints": t.hints} for t in self.tools],
+            "hidden": [{"name": t.name, "reason": reason} for t, reason in self.hidden],
         }
 
     async def submit(self, job: _Job) -> None:
@@ -145,7 +153,7 @@ class _Connection:
             limit = self.config.connect_timeout_s
             with anyio.CancelScope(deadline=anyio.current_time() + limit) as scope:
                 async with self._client() as client:
-                    self.tools = await self._list_tools(client)
+                    await self._list_tools(client)
                     scope.deadline = math.inf
                     self.state, self.error = "up", None
                     self.ready.set()
@@ -193,7 +201,10 @@ class _Connection:
     async def _client(self) -> AsyncIterator[Client]:
         async with AsyncExitStack() as stack:
             if self.config.command is None:
-                transport = streamable_http_client(str(self.config.url))
+                # The SDK's own client factory (its default timeouts) with our headers.
+                http = create_mcp_http_client(headers=self.config.headers or None)
+                await stack.enter_async_context(http)
+                transport = streamable_http_client(str(self.config.url), http_client=http)
             else:
                 errlog = await stack.enter_async_context(self._stderr.capture())
                 command, *args = self.config.command
@@ -204,25 +215,46 @@ class _Connection:
             client = Client(transport, cache=None, client_info=_CLIENT_INFO)
             yield await stack.enter_async_context(client)
 
-    async def _list_tools(self, client: Client) -> list[ToolInfo]:
+    async def _list_tools(self, client: Client) -> None:
+        """List the tools; keep the offered ones in ``tools``, the others in ``hidden``."""
         self._stderr.release()  # the process is running: EOF on stderr now means it exited
         tools: list[ToolInfo] = []
         cursor: str | None = None
         for _ in range(100):  # a server that paginates forever cannot hang the connect
             page = await client.list_tools(cursor=cursor)
-            tools += [
-                ToolInfo(
-                    server=self.config.name,
-                    name=t.name,
-                    description=t.description or "",
-                    input_schema=t.input_schema,
-                )
-                for t in page.tools
-            ]
+            tools += [self._info(t) for t in page.tools]
             cursor = page.next_cursor
             if cursor is None:
                 break
-        return tools
+        verdicts = [(t, self.config.hidden_reason(t)) for t in tools]
+        self.tools = [t for t, reason in verdicts if reason is None]
+        self.hidden = [(t, reason) for t, reason in verdicts if reason is not None]
+        self.listed = True
+        self._warn_unmatched(tools)
+
+    def _info(self, tool: mcp_types.Tool) -> ToolInfo:
+        hints = tool.annotations.model_dump() if tool.annotations is not None else {}
+        return ToolInfo(
+            server=self.config.name,
+            name=tool.name,
+            title=tool.title or hints.get("title"),
+            description=tool.description or "",
+            input_schema=tool.input_schema,
+            annotations=ToolAnnotations.model_validate(hints),
+        )
+
+    def _warn_unmatched(self, tools: list[ToolInfo]) -> None:
+        """Log include/exclude patterns that match no tool: most likely a typo."""
+        for key in ("include", "exclude"):
+            for pattern in getattr(self.config, key) or []:
+                if not any(fnmatchcase(t.name, pattern) for t in tools):
+                    log.warning(
+                        "tool server '%s': pattern '%s' in '%s' matches none of its tools (%s)",
+                        self.config.name,
+                        pattern,
+                        key,
+                        ", ".join(t.name for t in tools) or "none",
+                    )
 
     async def _serve(self, client: Client, seed: list[_Job]) -> None:
         async with anyio.create_task_group() as tg:
@@ -255,6 +287,9 @@ class _Connection:
         self._lose(self._closed)
 
     async def _run_job(self, client: Client, job: _Job) -> None:
+        if job.probe:  # connected and listed: that was all it asked for
+            job.finish()
+            return
         outcome: dict[str, Any] | None = None
         try:
             with job.scope:

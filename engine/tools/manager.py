@@ -1,19 +1,18 @@
 """The tool manager and the per-run tool handle.
 
 :class:`ToolManager` starts one connection task per enabled server, resolves tool names
-(bare, ``server.tool`` or OpenAI function names), runs calls within their time limit with
-one retry after a lost connection, turns finished jobs into :class:`ToolCallResult`
-objects, and emits ``tool.*`` trace events; :class:`MCPToolHandle` is ``ctx.tools`` inside
-one node run.
+(bare, ``server.tool`` or OpenAI function names; :mod:`.names`), refuses hidden tools and
+arguments that do not fit the tool's input schema (:mod:`.arguments`) before anything
+reaches a server, runs calls within their time limit with one retry after a lost
+connection, turns finished jobs into :class:`ToolCallResult` objects, and emits ``tool.*``
+trace events; :class:`MCPToolHandle` is ``ctx.tools`` inside one node run.
 """
 
 from __future__ import annotations
 
 import builtins
-import hashlib
 import json
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -22,10 +21,13 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import mcp_types
 
-from ..errors import ToolError
+from ..errors import ToolArgumentsError, ToolError
 from ..trace import preview
+from .arguments import validate_arguments
 from .config import ToolCallResult, ToolInfo, ToolServerConfig
 from .connection import _Connection, _Job
+from .listing import openai_tools
+from .names import call_names, find_tool, match_tools
 
 if TYPE_CHECKING:
     from ..node import RunContext
@@ -87,39 +89,36 @@ class ToolManager:
             await tg.__aexit__(None, None, None)
 
     def status(self) -> list[dict[str, Any]]:
-        """Return one ``{name, transport, status, tools, error}`` dict per server.
+        """Return one dict per server, in config order.
 
-        ``status`` is ``up``, ``down``, ``connecting``, ``stopped`` or ``disabled``;
-        ``tools`` counts the tools last listed; ``error`` says why it is down.
+        Keys: ``name``; ``transport`` (``stdio`` or ``http``); ``status`` (``up``,
+        ``down``, ``connecting``, ``stopped`` or ``disabled``); ``tools`` (how many tools
+        are offered); ``error`` (why it is down, else ``None``); ``offered`` (``[{name,
+        title, hints}]``, hints as in :attr:`ToolInfo.hints`); ``hidden`` (``[{name,
+        reason}]``: the tools its config hides and the rule that hides each).
         """
         return [conn.status() for conn in self._conns.values()]
 
     async def list_tools(self) -> list[ToolInfo]:
-        """Return the tools of every enabled server, as last listed.
+        """Return the offered tools of every enabled server, as last listed.
 
-        A server that crashed keeps its tools here: calling one reconnects it.
+        Tools the config hides (``include``/``exclude``, destructive tools without
+        ``allow_destructive``) are not in it. A server that crashed keeps its tools
+        here: calling one reconnects it.
         """
         return self._tools()
 
-    def openai_tools(self) -> list[dict[str, Any]]:
-        """Return the tools as OpenAI chat-completions function tools.
+    def find(self, name: str) -> ToolInfo | None:
+        """Return the offered tool ``name`` means (bare, ``server.tool`` or an OpenAI
+        name from :meth:`openai_tools`), or ``None`` when it is unknown, ambiguous or
+        hidden. Calls nothing."""
+        return find_tool(name, self._tools())
 
-        Each is ``{"type": "function", "function": {"name", "description",
-        "parameters"}}``; ``name`` matches ``^[a-zA-Z0-9_-]{1,64}$``: the bare tool name
-        where that is unique and valid, else ``server__tool`` (cleaned, shortened with
-        a hash when too long). :meth:`call` accepts these names.
-        """
-        return [
-            {
-                "type": "function",
-                "function": {
-                    "name": alias,
-                    "description": tool.description,
-                    "parameters": _parameters(tool.input_schema),
-                },
-            }
-            for alias, tool in self._openai_names().items()
-        ]
+    def openai_tools(self) -> list[dict[str, Any]]:
+        """Return the offered tools as OpenAI chat-completions function tools
+        (:func:`~cogpipe.engine.tools.listing.openai_tools`); :meth:`call` accepts
+        their names."""
+        return openai_tools(self._tools())
 
     def bind(self, ctx: RunContext) -> MCPToolHandle:
         """Return the handle a node run uses as ``ctx.tools`` (the engine's ``Service``)."""
@@ -135,44 +134,78 @@ class ToolManager:
     ) -> ToolCallResult:
         """Call a tool and wait for its result.
 
+        Before anything is sent, the name must resolve to an offered tool and the
+        arguments must fit its input schema; a server that has never listed its tools
+        is connected first, so this holds for it too.
+
         Args:
             name: a tool name, ``server.tool`` (needed when servers share a tool
                 name), or a name from :meth:`openai_tools`.
             arguments: the tool's arguments (a JSON object).
-            timeout_s: time limit in seconds for the whole call, reconnect included;
-                default the server's ``timeout_s``.
-            emit: receives ``tool.started``, then ``tool.finished`` or ``tool.failed``.
+            timeout_s: time limit in seconds for the call, reconnect included;
+                default the server's ``timeout_s``. Connecting a server that has never
+                connected is limited by its ``connect_timeout_s`` instead.
+            emit: receives ``tool.started``, then ``tool.finished`` or ``tool.failed``;
+                only ``tool.failed`` when the call is refused before it starts.
 
         Returns:
             The result; ``ok`` is ``False`` when the tool reported an error (MCP
-            ``isError``) or the server rejected the call (a JSON-RPC error such as
-            invalid arguments), with the reason in ``error``.
+            ``isError``) or the server rejected the call (a JSON-RPC error), with the
+            reason in ``error``.
 
         Raises:
-            ToolError: unknown or ambiguous name (the message lists the choices), server
-                not available, timeout, or the server failed during the call and again
-                after one reconnect and retry.
+            ToolArgumentsError: the arguments do not fit the tool's input schema.
+            ToolError: unknown, ambiguous or hidden name (the message lists the choices
+                or names the rule), server not available, timeout, or the server
+                failed during the call and again after one reconnect and retry;
+                ``kind`` says which.
         """
         arguments = dict(arguments or {})
         try:
-            conn, tool = self._resolve(name)
+            tool = await self._admit(name, arguments)
         except ToolError as exc:
-            _send(emit, "tool.failed", server=None, tool=name, error=exc.message, duration_ms=0.0)
+            server = exc.tool.partition(".")[0] if isinstance(exc, ToolArgumentsError) else None
+            refused = {"error": exc.message, "error_kind": exc.kind, "duration_ms": 0.0}
+            _send(emit, "tool.failed", server=server, tool=name, **refused)
             raise
+        conn = self._conns[tool.server]
         limit = conn.config.timeout_s if timeout_s is None else timeout_s
         return await self._traced(conn, tool, arguments, limit, emit)
+
+    async def _admit(self, name: str, arguments: dict[str, Any]) -> ToolInfo:
+        """Return the tool to call, or raise why the call may not start."""
+        if self._tg is None:
+            raise ToolError("the tool manager is not running: use 'async with ToolManager(...)'")
+        server, _, bare = name.partition(".")
+        conn = self._conns.get(server)
+        if bare and conn is not None and conn.config.enabled and not conn.listed:
+            await self._connect(conn)  # its tools are unknown until it has listed them
+        tool = self._resolve(name)
+        problems = validate_arguments(tool, arguments)
+        if problems:
+            raise ToolArgumentsError(name, tool.qualified, problems)
+        return tool
+
+    async def _connect(self, conn: _Connection) -> None:
+        """Have a server that never connected connect and list its tools."""
+        job = _Job("", {}, conn.config.connect_timeout_s, probe=True)
+        await conn.submit(job)
+        await job.done.wait()  # the connection's handshake limit bounds this
+        if job.unavailable is not None:
+            raise ToolError(f"tool server '{conn.config.name}' is not available: {job.unavailable}")
 
     async def _traced(
         self,
         conn: _Connection,
-        tool: str,
+        info: ToolInfo,
         arguments: dict[str, Any],
         limit: float,
         emit: Emit | None,
     ) -> ToolCallResult:
         """Run the call within ``limit`` seconds, between ``tool.*`` trace events."""
-        server = conn.config.name
-        _send(emit, "tool.started", server=server, tool=tool, arguments=preview(arguments))
+        server, tool = info.server, info.name
+        args = preview(arguments)
+        _send(emit, "tool.started", server=server, tool=tool, arguments=args, hints=info.hints)
         started = time.perf_counter()
         try:
             with anyio.fail_after(limit):
@@ -180,7 +213,7 @@ class ToolManager:
             result = _outcome(server, tool, arguments, job, _ms(started))
         except (ToolError, TimeoutError) as exc:
             error = exc if isinstance(exc, ToolError) else _timeout(server, tool, limit)
-            failed = {"error": error.message, "duration_ms": _ms(started)}
+            failed = {"error": error.message, "error_kind": error.kind, "duration_ms": _ms(started)}
             _send(emit, "tool.failed", server=server, tool=tool, **failed)
             raise error from None
         shown = preview(result.data if result.data is not None else result.text)
@@ -193,8 +226,6 @@ class ToolManager:
         self, conn: _Connection, tool: str, arguments: dict[str, Any], timeout_s: float
     ) -> _Job:
         """Run the call; once more on a new connection if the server died during it."""
-        if self._tg is None:
-            raise ToolError("the tool manager is not running: use 'async with ToolManager(...)'")
         for attempt in (1, 2):
             job = _Job(tool, arguments, timeout_s, attempt=attempt)
             try:
@@ -215,32 +246,35 @@ class ToolManager:
     def _tools(self) -> list[ToolInfo]:
         return [t for c in self._conns.values() if c.config.enabled for t in c.tools]
 
-    def _resolve(self, name: str) -> tuple[_Connection, str]:
+    def _resolve(self, name: str) -> ToolInfo:
+        """Return the offered tool ``name`` means, or raise why there is none."""
         tools = self._tools()
-        server, _, tool = name.partition(".")
-        conn = self._conns.get(server)
-        if (
-            tool
-            and conn is not None
-            and conn.config.enabled
-            and (any(t.name == tool for t in conn.tools) or not conn.tools)
-        ):
-            return conn, tool  # a server that never listed tools gets a chance to connect
-        matches = [t for t in tools if t.name == name]
-        if len(matches) > 1:
+        found = match_tools(name, tools)
+        if len(found) == 1:
+            return found[0]
+        if found:
             raise ToolError(
                 f"tool name '{name}' is ambiguous: servers "
-                f"{', '.join(t.server for t in matches)} all have it; call one of "
-                f"{', '.join(t.qualified for t in matches)}"
+                f"{', '.join(t.server for t in found)} all have it; call one of "
+                f"{', '.join(t.qualified for t in found)}",
+                kind="ambiguous",
             )
-        found = matches[0] if matches else self._openai_names().get(name)
-        if found is None:
-            raise ToolError(self._unknown(name, tools))
-        return self._conns[found.server], found.name
+        hidden = [(t, why) for c in self._conns.values() for t, why in c.hidden]
+        reasons = {t.qualified: why for t, why in hidden}
+        matched = match_tools(name, [t for t, _ in hidden])
+        if matched:
+            why = [f"tool '{t.qualified}' is hidden: {reasons[t.qualified]}" for t in matched]
+            raise ToolError("; ".join(why), kind="hidden")
+        server = self._conns.get(name.partition(".")[0])
+        if server is not None and not server.config.enabled:
+            raise ToolError(
+                f"tool server '{server.config.name}' is disabled ('enabled: false' in the "
+                f"config); enable it to call '{name}'"
+            )
+        raise ToolError(self._unknown(name, tools), kind="unknown")
 
     def _unknown(self, name: str, tools: list[ToolInfo]) -> str:
-        counts = Counter(t.name for t in tools)
-        names = sorted(t.name if counts[t.name] == 1 else t.qualified for t in tools)
+        names = sorted(call_names(tools))
         text = f"unknown tool '{name}'. Available tools: {', '.join(names) or '(none)'}"
         down = [c for c in self._conns.values() if c.config.enabled and c.state != "up"]
         if down:
@@ -249,27 +283,17 @@ class ToolManager:
             )
         return text
 
-    def _openai_names(self) -> dict[str, ToolInfo]:
-        tools = self._tools()
-        counts = Counter(t.name for t in tools)
-        names: dict[str, ToolInfo] = {}
-        for tool in tools:
-            name = tool.name if counts[tool.name] == 1 else f"{tool.server}__{tool.name}"
-            name = re.sub(r"[^a-zA-Z0-9_-]", "_", name)
-            if len(name) > 64 or name in names:
-                digest = hashlib.sha1(tool.qualified.encode()).hexdigest()[:8]
-                name = f"{name[:55]}_{digest}"
-            names[name] = tool
-        return names
-
 
 class MCPToolHandle:
     """``ctx.tools`` over MCP (the :class:`~cogpipe.engine.handles.ToolHandle` protocol):
     tool calls traced as that node's events.
 
-    Emits ``tool.started`` {server, tool, arguments (preview)}, then ``tool.finished``
-    {server, tool, ok, result (preview), duration_ms[, error]} or ``tool.failed``
-    {server, tool, error, duration_ms}.
+    Emits ``tool.started`` {server, tool, arguments (preview), hints}, then
+    ``tool.finished`` {server, tool, ok, result (preview), duration_ms[, error]} or
+    ``tool.failed`` {server, tool, error, error_kind, duration_ms}. A call refused before
+    it starts (unknown, ambiguous or hidden name, invalid arguments, server not
+    available) emits only ``tool.failed``, with ``tool`` the name as called and
+    ``server`` ``None`` unless the tool was found.
     """
 
     def __init__(self, manager: ToolManager, emit: Emit) -> None:
@@ -279,6 +303,10 @@ class MCPToolHandle:
     async def list(self) -> builtins.list[ToolInfo]:
         """Return every available tool (see :meth:`ToolManager.list_tools`)."""
         return await self._manager.list_tools()
+
+    def find(self, name: str) -> ToolInfo | None:
+        """Return the tool a name means, or ``None`` (see :meth:`ToolManager.find`)."""
+        return self._manager.find(name)
 
     async def call(
         self, name: str, arguments: dict[str, Any] | None = None, *, timeout_s: float | None = None
@@ -304,7 +332,8 @@ def _timeout(server: str, tool: str, limit: float) -> ToolError:
     return ToolError(
         f"tool '{server}.{tool}' did not finish within {limit:g} s and was "
         f"cancelled; pass a larger timeout_s, or raise timeout_s of tool server "
-        f"'{server}' in the config"
+        f"'{server}' in the config",
+        kind="timeout",
     )
 
 
@@ -324,7 +353,8 @@ def _outcome(
     if job.lost is not None:
         raise ToolError(
             f"tool server '{server}' failed during '{server}.{tool}', and again "
-            f"when the call was retried on a new connection: {job.lost}"
+            f"when the call was retried on a new connection: {job.lost}",
+            kind="lost",
         )
     base: dict[str, Any] = {
         "server": server,
@@ -364,11 +394,3 @@ def _json(text: str) -> Any | None:
         return json.loads(text) if text else None
     except ValueError:
         return None
-
-
-def _parameters(schema: dict[str, Any]) -> dict[str, Any]:
-    """Return an MCP input schema as OpenAI ``parameters`` (an object schema)."""
-    params = {k: v for k, v in schema.items() if k != "title"}
-    params.setdefault("type", "object")
-    params.setdefault("properties", {})
-    return params

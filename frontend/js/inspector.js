@@ -37,7 +37,9 @@ function toolCall(c) {
   const outcome = c.status === 'pending' ? 'running…' : c.error ?? show(c.result);
   return h('li', { class: `call ${c.status}`, testid: 'inspector-tool-call' },
     h('div', {}, h('b', {}, `${c.server ?? '?'}.${c.tool}`), ` ${ms(c.duration_ms)}`,
-      c.status === 'failed' ? h('span', { class: 'err' }, ' failed') : ''),
+      ...(c.hints ?? []).map((hint) => h('span', { class: `hint ${hint}` }, ` ${hint}`)),
+      c.status === 'failed' ? h('span', { class: 'err' }, ` failed${c.error_kind
+        ? ` (${c.error_kind})` : ''}`) : ''),
     h('div', { class: 'muted' }, 'args ', h('code', {}, show(c.arguments))),
     h('pre', { class: c.error ? 'err' : '' }, outcome));
 }

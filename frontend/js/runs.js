@@ -92,7 +92,7 @@ export class Runs {
       }
       case 'tool.started':
         node?.tools.push({ server: d.server, tool: d.tool, arguments: d.arguments,
-          start: ev.ts, status: 'pending' });
+          hints: d.hints ?? [], start: ev.ts, status: 'pending' });
         break;
       case 'tool.finished':
       case 'tool.failed': {

@@ -220,6 +220,7 @@ def test_data_question_shows_the_tool_call(hud: Page, screenshot_dir: Path) -> N
     expect(call).to_have_count(1)
     expect(call).to_contain_text("demo_db.")
     expect(call).to_contain_text("Berlin")  # the arguments
+    expect(call.locator(".hint")).to_have_text(" read-only")  # the tool's MCP annotation
     expect(call).to_contain_text(count.group())  # the result the answer came from
     shot(hud, screenshot_dir, "data_question_inspector")
 

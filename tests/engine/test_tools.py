@@ -57,7 +57,9 @@ def _scalar(path: Path, sql: str) -> Any:
 
 
 def _status(manager: ToolManager, name: str) -> dict[str, Any]:
-    return next(s for s in manager.status() if s["name"] == name)
+    """The server's status without its tool lists (``offered``, ``hidden``)."""
+    status = next(s for s in manager.status() if s["name"] == name)
+    return {k: v for k, v in status.items() if k not in ("offered", "hidden")}
 
 
 # --- connecting --------------------------------------------------------------------------
@@ -66,8 +68,8 @@ def _status(manager: ToolManager, name: str) -> dict[str, Any]:
 async def test_connects_to_every_server_and_records_the_one_that_failed(tools: ToolManager) -> None:
     assert [(s["name"], s["transport"], s["status"], s["tools"]) for s in tools.status()] == [
         ("demo_db", "stdio", "up", 6),
-        ("a", "stdio", "up", 9),
-        ("b", "stdio", "up", 7),
+        ("a", "stdio", "up", 12),
+        ("b", "stdio", "up", 10),
         ("time", "stdio", "up", 2),
         ("ghost", "stdio", "down", 0),
     ]
@@ -102,6 +104,8 @@ async def test_server_that_exits_at_start_is_down_with_its_stderr() -> None:
                 "tools": 0,
                 "error": "the server process exited before completing the MCP handshake\n"
                 "  last stderr lines of 'dies':\n    boom: DEMO_API_KEY is not set",
+                "offered": [],
+                "hidden": [],
             }
         ]
 
@@ -121,7 +125,15 @@ async def test_unreachable_http_server_is_down_with_its_url() -> None:
 async def test_disabled_server_is_not_started() -> None:
     async with ToolManager([helper_server_config("off", enabled=False)]) as manager:
         assert manager.status() == [
-            {"name": "off", "transport": "stdio", "status": "disabled", "tools": 0, "error": None}
+            {
+                "name": "off",
+                "transport": "stdio",
+                "status": "disabled",
+                "tools": 0,
+                "error": None,
+                "offered": [],
+                "hidden": [],
+            }
         ]
         assert await manager.list_tools() == []
 
@@ -198,8 +210,11 @@ async def test_tool_error_is_a_failed_result_not_an_exception(tools: ToolManager
         "Error executing tool fail: disk full",
         None,
     )
-    invalid = await tools.call("a.add", {"a": "one", "b": 2})
-    assert not invalid.ok and "valid integer" in str(invalid.error)
+    refused = await tools.call(
+        "time.convert_time",
+        {"source_timezone": "Mars/X", "time": "12:00", "target_timezone": "UTC"},
+    )
+    assert not refused.ok and "Invalid timezone" in str(refused.error)
 
 
 async def test_text_results_are_parsed_as_json_when_they_are_json(tools: ToolManager) -> None:
@@ -306,6 +321,7 @@ async def test_crash_mid_call_raises_and_the_next_call_reconnects(crashy: ToolMa
     before = await _pid(crashy)
     with pytest.raises(ToolError) as info:
         await crashy.call("crash", {})
+    assert info.value.kind == "lost"
     assert info.value.message == (
         "tool server 'crashy' failed during 'crashy.crash', and again when the call was "
         "retried on a new connection: the server process exited\n"
@@ -318,7 +334,7 @@ async def test_crash_mid_call_raises_and_the_next_call_reconnects(crashy: ToolMa
         "name": "crashy",
         "transport": "stdio",
         "status": "up",
-        "tools": 7,
+        "tools": 10,
         "error": None,
     }
 
@@ -368,6 +384,8 @@ async def test_handle_emits_tool_events(tools: ToolManager) -> None:
         t.qualified for t in await tools.list_tools()
     }
     assert handle.openai_tools() == tools.openai_tools()
+    assert handle.find("count_customers") == tools.find("demo_db.count_customers")
+    assert handle.find("echo") is None and events == []  # ambiguous; find emits nothing
 
     result = await handle.call("count_customers", {"city": "Berlin"})
     (started, *_), (finished, *_, data) = events
@@ -375,7 +393,12 @@ async def test_handle_emits_tool_events(tools: ToolManager) -> None:
     assert events[0][1:] == (
         "thinker",
         "thinker_v2",
-        {"server": "demo_db", "tool": "count_customers", "arguments": preview({"city": "Berlin"})},
+        {
+            "server": "demo_db",
+            "tool": "count_customers",
+            "arguments": preview({"city": "Berlin"}),
+            "hints": ["read-only"],
+        },
     )
     assert data == {
         "server": "demo_db",
@@ -406,6 +429,8 @@ async def test_handle_events_for_failures(tools: ToolManager) -> None:
     assert events[1][3]["error"] == "Error executing tool fail: nope"
     assert events[2][3]["error"].startswith("unknown tool 'no_such_tool'")
     assert events[4][3]["error"].startswith("tool 'b.sleep' did not finish within 0.2 s")
+    assert [events[i][3]["error_kind"] for i in (2, 4)] == ["unknown", "timeout"]
+    assert events[2][3]["server"] is None
     assert events[4][3]["duration_ms"] >= 200
 
 
@@ -443,6 +468,35 @@ async def test_handle_previews_are_short(tools: ToolManager) -> None:
             "qualified tool names as 'name.tool')",
         ),
         ({"name": "x", "url": "http://h/mcp", "timeout_s": 0}, "greater than 0"),
+        (
+            {"name": "x", "command": ["srv"], "headers": {"Authorization": "t"}},
+            "tool server 'x': 'headers' apply to HTTP servers ('url') only; pass settings to "
+            "a stdio server through 'env' or its 'command' arguments",
+        ),
+        (
+            {"name": "x", "url": "http://h/mcp", "headers": {"Bad Name": "v"}},
+            "tool server 'x': header name 'Bad Name' is not a valid HTTP header name",
+        ),
+        (
+            {"name": "x", "url": "http://h/mcp", "headers": {"Accept": "text/plain"}},
+            "tool server 'x': header 'Accept' is set by the MCP transport itself and cannot be "
+            "configured; "
+            "configurable are e.g. Authorization or X-Api-Key",
+        ),
+        (
+            {"name": "x", "url": "http://h/mcp", "headers": {"X-A": "1\r\nX-B: 2"}},
+            "tool server 'x': header 'X-A': the value must not contain line breaks",
+        ),
+        (
+            {"name": "x", "url": "http://h/mcp", "include": []},
+            "tool server 'x': 'include' must name at least one tool; leave it out to offer "
+            "every tool, or set "
+            "'enabled: false' to offer none",
+        ),
+        (
+            {"name": "x", "url": "http://h/mcp", "exclude": ["a", " "]},
+            "tool server 'x': 'exclude' patterns must not be empty; got ['a', ' ']",
+        ),
     ],
 )
 def test_config_validation(fields: dict[str, Any], message: str) -> None:

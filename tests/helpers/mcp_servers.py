@@ -1,18 +1,24 @@
 """MCP test servers, and helpers to start them from tests.
 
-Run as a script, this module is a tiny stdio MCP server (mcp 2.x ``MCPServer``) with
-tools that misbehave on purpose::
+Run as a script, this module is a tiny MCP server (mcp 2.x ``MCPServer``) with tools
+that misbehave on purpose, over stdio or (``--http PORT``) streamable HTTP::
 
-    python tests/helpers/mcp_servers.py [--name NAME] [--odd-names]
+    python tests/helpers/mcp_servers.py [--name NAME] [--odd-names] [--http PORT]
 
-Tools: ``echo(text)``, ``add(a, b)``, ``pid()``, ``fail(message)`` (a tool error),
-``sleep(seconds)``, ``crash()`` (the process exits mid-call) and ``crash_once(marker)``
-(exits the first time, i.e. while ``marker`` does not exist yet, then works). With
-``--odd-names`` it also serves ``files.read`` and a tool with a 90-character name:
-valid MCP names that are not valid OpenAI function names.
+Tools: ``echo(text)`` (titled in its annotations only), ``add(a, b)``,
+``pick(color, size=None, note="")`` (required, optional and enum parameters with
+descriptions), ``pid()`` (titled, annotated read-only), ``calls()`` (how many
+``tools/call`` requests for each tool name reached this process, counted before the
+server validates anything), ``header(name)`` (the value of an HTTP request header,
+``""`` on stdio), ``fail(message)`` (a tool error), ``sleep(seconds)``, ``crash()`` (the
+process exits mid-call) and ``crash_once(marker)`` (exits the first time, i.e. while
+``marker`` does not exist yet, then works). With ``--odd-names`` it also serves
+``files.read`` and a tool with a 90-character name: valid MCP names that are not valid
+OpenAI function names.
 
-Imported, it offers :func:`helper_server_config` and
-:func:`http_server`, which starts a streamable HTTP server as a subprocess.
+Imported, it offers :func:`helper_server_config`, :func:`http_server` (starts a
+streamable HTTP server as a subprocess), and for the unmodified PyPI servers
+:func:`time_server_config`, :func:`git_repo` and :func:`git_server_config`.
 """
 
 from __future__ import annotations
@@ -27,7 +33,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from mcp_types import ToolAnnotations
+from pydantic import Field
 
 if TYPE_CHECKING:
     from cogpipe.engine.tools import ToolServerConfig
@@ -47,6 +57,35 @@ def helper_server_config(
 
     command = [sys.executable, str(SCRIPT), "--name", name]
     return ToolServerConfig(name=name, command=command + ["--odd-names"] * odd_names, **kwargs)
+
+
+def time_server_config(name: str = "time", **kwargs: Any) -> ToolServerConfig:
+    """Return the config that runs the unmodified ``mcp-server-time`` under ``name``."""
+    from cogpipe.engine.tools import ToolServerConfig
+
+    return ToolServerConfig(name=name, command=[sys.executable, "-m", "mcp_server_time"], **kwargs)
+
+
+def git_repo(path: Path) -> Path:
+    """Create a git repository at ``path`` with one commit (``README.md``); return it."""
+    path.mkdir(parents=True, exist_ok=True)
+    identity = ["-c", "user.name=cogpipe tests", "-c", "user.email=tests@cogpipe.invalid"]
+    (path / "README.md").write_text("cogpipe test repository\n")
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "README.md"],
+        ["commit", "-q", "-m", "init"],
+    ):
+        subprocess.run(["git", *identity, *args], cwd=path, check=True, capture_output=True)
+    return path
+
+
+def git_server_config(repo: Path, name: str = "git", **kwargs: Any) -> ToolServerConfig:
+    """Return the config that runs the unmodified ``mcp-server-git`` on ``repo``."""
+    from cogpipe.engine.tools import ToolServerConfig
+
+    command = [sys.executable, "-m", "mcp_server_git", "--repository", str(repo)]
+    return ToolServerConfig(name=name, command=command, **kwargs)
 
 
 @contextmanager
@@ -86,12 +125,23 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _serve(name: str, odd_names: bool) -> None:
+def _serve(name: str, odd_names: bool, port: int | None) -> None:
+    from collections import Counter
+
     from mcp.server.mcpserver import MCPServer
 
-    server = MCPServer(name, log_level="WARNING")
+    calls: Counter[str] = Counter()
 
-    @server.tool()
+    async def count(ctx: Any, call_next: Any) -> Any:
+        # Middleware runs before the server validates anything: a call counted here
+        # reached the server, whatever became of it.
+        if ctx.method == "tools/call" and isinstance(ctx.params, dict):
+            calls[str(ctx.params.get("name"))] += 1
+        return await call_next(ctx)
+
+    server = MCPServer(name, log_level="WARNING", middleware=[count])
+
+    @server.tool(annotations=ToolAnnotations(title="Echo back"))
     def echo(text: str) -> str:
         """Return the text unchanged."""
         return text
@@ -101,18 +151,44 @@ def _serve(name: str, odd_names: bool) -> None:
         """Add two integers."""
         return a + b
 
-    @server.tool()
-    def pid() -> int:
-        """Return this server's process id."""
-        return os.getpid()
+    @server.tool(name="calls")
+    def _calls() -> dict[str, int]:
+        """Count the tools/call requests that reached this server, per tool name."""
+        return dict(calls)
 
+    _add_described_tools(server)
     _add_failing_tools(server)
     if odd_names:
         server.add_tool(
             lambda path: f"read {path}", name="files.read", description="Pretend to read a file."
         )
         server.add_tool(lambda: "long", name=LONG_NAME, description="A tool with a long name.")
-    server.run()
+    if port is None:
+        server.run()
+    else:
+        server.run(transport="streamable-http", host="127.0.0.1", port=port)
+
+
+def _add_described_tools(server: Any) -> None:
+    @server.tool()
+    def pick(
+        color: Annotated[Literal["red", "green", "blue"], Field(description="the colour")],
+        size: Annotated[int | None, Field(ge=1, le=10, description="how many")] = None,
+        note: str = "",
+    ) -> str:
+        """Pick a colour."""
+        return f"{color} x{size or 1}{f' ({note})' if note else ''}"
+
+    @server.tool(title="Process id", annotations=ToolAnnotations(read_only_hint=True))
+    def pid() -> int:
+        """Return this server's process id."""
+        return os.getpid()
+
+    @server.tool()
+    def header(name: str, ctx: Context) -> str:
+        """Return the value of an HTTP request header ('' when absent or over stdio)."""
+        request = ctx.request_context.request
+        return str(request.headers.get(name, "")) if request is not None else ""
 
 
 def _add_failing_tools(server: Any) -> None:
@@ -149,5 +225,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="MCP test server for cogpipe's tests")
     parser.add_argument("--name", default="helper")
     parser.add_argument("--odd-names", action="store_true")
+    parser.add_argument("--http", type=int, metavar="PORT", help="streamable HTTP on PORT")
     args = parser.parse_args()
-    _serve(args.name, args.odd_names)
+    _serve(args.name, args.odd_names, args.http)

@@ -36,6 +36,8 @@ async def test_tool_servers_start_and_stop_with_the_app(serve) -> None:
         "up",
     )
     assert demo["tools"] > 0 and demo["error"] is None
+    assert {"name": "query", "title": "Run a SQL query", "hints": ["read-only"]} in demo["offered"]
+    assert len(demo["offered"]) == demo["tools"] and demo["hidden"] == []
     running.stop()
     assert running.runtime.tools.status()[0]["status"] != "up"
 

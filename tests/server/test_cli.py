@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
+import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from cogpipe.server.cli import main
+import cogpipe
+from cogpipe.demo.server import argument_parser as demo_parser
+from cogpipe.server.cli import build_parser, main
 from cogpipe.settings import shipped_graphs_dir
 
 SHIPPED = shipped_graphs_dir()
@@ -108,3 +115,125 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     for command in ("validate", "graphs", "draw", "run", "serve", "demo-db"):
         assert command in text
+
+
+# -- for scripts ---------------------------------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"cogpipe {cogpipe.__version__}\n"
+
+
+def test_validate_json_gives_each_file_and_its_problems(tmp_path: Path) -> None:
+    path = broken_graph(tmp_path)
+    code, out = run("validate", "--json", str(SHIPPED / "v1-current.yaml"), str(path))
+    assert code == 1
+    ok, bad = json.loads(out)
+    assert ok == {
+        "file": str(SHIPPED / "v1-current.yaml"),
+        "valid": True,
+        "graph": "v1-current",
+        "nodes": 8,
+        "problems": [],
+    }
+    assert bad["valid"] is False and bad["graph"] == "broken"
+    assert [p["line"] for p in bad["problems"]] == [15, 24]
+    assert "unknown kind 'director_v3'" in bad["problems"][0]["message"]
+
+
+def test_graphs_json_lists_every_graph() -> None:
+    code, out = run("graphs", "--json")
+    listed = {g["name"]: g for g in json.loads(out)}
+    assert code == 0 and set(listed) == {"v1-current", "v2-director-drives"}
+    assert listed["v2-director-drives"]["default"] and listed["v1-current"]["nodes"] == 8
+
+
+def test_run_json_prints_one_event_per_line() -> None:
+    code, out = run("run", "v2-director-drives", "hello!", "--no-tools", "--json")
+    events = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    types = [e["type"] for e in events]
+    assert types[0] == "session.started" and types[1] == "run.started"
+    assert types[-1] == "run.finished"
+    assert {e["seq"] for e in events} == set(range(1, len(events) + 1))
+
+
+def test_run_continues_a_stored_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COGPIPE_SESSION_DB", str(tmp_path / "sessions.db"))
+    code, out = run("run", "My name is Ada.", "--no-tools")
+    sid = re.search(r"continue with --session (\w+)", out)
+    assert code == 0 and sid is not None
+    code, out = run("run", "--session", sid.group(1), "what is my name?", "--no-tools")
+    assert code == 0 and "Ada" in out.split("response:")[1]
+    code, _ = run("run", "--session", "nope", "hi", "--no-tools")
+    assert code == 1
+
+
+def test_trace_show_renders_a_run_like_run_did(tmp_path: Path) -> None:
+    code, live = run("run", "v2-director-drives", "hello!", "--no-tools")
+    run_id = re.search(r"run (\w+) on graph", live)
+    assert code == 0 and run_id is not None
+    trace = tmp_path / "trace" / "cogpipe.jsonl"
+    code, shown = run("trace", "show", str(trace), "--run", run_id.group(1))
+    assert code == 0
+    assert shown.startswith("== session ")
+    # the same lines as the live view, times aside
+    strip = lambda text: [re.sub(r"[\d.]+ ms", "", line) for line in text.splitlines()]  # noqa: E731
+    live_lines = strip(live.split("\n\n")[0])
+    assert strip(shown)[1:] == live_lines
+
+
+def test_tools_lists_the_demo_servers_tools_with_schemas() -> None:
+    code, out = run("tools", "--json")
+    (server,) = json.loads(out)["servers"]
+    tools = {t["name"]: t for t in server["tools"]}
+    assert code == 0 and (server["name"], server["status"]) == ("demo_db", "up")
+    assert tools["count_customers"]["input_schema"]["type"] == "object"
+
+
+def _cogpipe(*args: str, **kwargs: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "cogpipe"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    shell = subprocess.run(
+        f"'{Path(sys.executable).parent / 'cogpipe'}' draw v1-current --format cytoscape | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shell.stdout == "{\n" and shell.stderr == ""
+
+
+def test_ctrl_c_ends_trace_tail_quietly(tmp_path: Path) -> None:
+    proc = _cogpipe("trace", "tail", str(tmp_path / "t.jsonl"))
+    assert proc.stderr is not None
+    assert "waiting for" in proc.stderr.readline()  # started and following
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+
+
+def test_every_option_has_help_text() -> None:
+    def check(parser: argparse.ArgumentParser, where: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    check(sub, f"{where} {name}")
+            elif action.option_strings or action.dest not in ("command", "trace_command"):
+                assert action.help, f"{where}: {action.option_strings or action.dest} has no help"
+
+    check(build_parser(), "cogpipe")
+    check(demo_parser(), "cogpipe demo-db")

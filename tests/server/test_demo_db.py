@@ -148,6 +148,8 @@ async def test_lists_the_tools(client: Client) -> None:
     ]
     assert tools["query"].input_schema["required"] == ["sql"]
     assert all(t.description for t in tools.values())
+    assert all(t.title and t.annotations and t.annotations.read_only_hint for t in tools.values())
+    assert tools["query"].title == "Run a SQL query"
 
 
 async def test_list_tables(client: Client, db: Path) -> None:
