@@ -14,6 +14,7 @@ from cogpipe.engine.node import Node, NodeParams, RunContext
 from cogpipe.engine.offline import offline_responder
 
 from . import facts, rules
+from .plans import step_problems
 from .prompts import PromptParams, context_of, history, last_user, system, tools_of, user
 from .purposes import THINK as PURPOSE
 from .types import (
@@ -178,11 +179,14 @@ class ThinkerV2Params(NodeParams):
 class ThinkerV2(Node[ThinkerV2Params]):
     """Run the director's tool sequence, step by step, with no planning of its own.
 
-    Each ``ToolStep`` is one ``ctx.tools.call``; a step that fails (the tool reports an
-    error, or a ``ToolError``: unknown tool, server down, timeout) is reported in the
-    result with ``ok=False`` and its error, and the next step runs anyway. Steps past
-    ``max_steps`` are reported as not run. No LLM call. The plan's controls are passed
-    on in the result.
+    Before anything runs, every step is checked against the listed tools
+    (``nodes.plans.step_problems``: a known, unambiguous tool name and arguments valid
+    for its input schema); a step that fails the check is reported as not run, with the
+    reason, and never reaches a server. Each other ``ToolStep`` is one
+    ``ctx.tools.call``; a step that fails (the tool reports an error, or a
+    ``ToolError``: server down, timeout) is reported in the result with ``ok=False``
+    and its error, and the next step runs anyway. Steps past ``max_steps`` are reported
+    as not run. No LLM call. The plan's controls are passed on in the result.
 
     YAML::
 
@@ -203,24 +207,27 @@ class ThinkerV2(Node[ThinkerV2Params]):
 
     async def run(self, inputs: Inputs, ctx: RunContext) -> Outputs:
         plan, limit = inputs.plan, self.params.max_steps
+        handle = tools_of(ctx)
+        total, runnable = len(plan.tool_sequence), plan.tool_sequence[:limit]
+        # checked before anything runs: an invalid step never reaches a server
+        reasons = step_problems(runnable, await handle.list()) if handle else [None] * limit
         steps: list[ToolOutcome] = []
-        for i, step in enumerate(plan.tool_sequence):
-            if i >= limit:
-                steps.append(self.not_run(step, len(plan.tool_sequence)))
-                continue
-            steps.append(
-                await call_tool(ctx, step.tool, step.arguments, self.params.call_timeout_s)
-            )
+        for step, reason in zip(runnable, reasons, strict=False):
+            if reason is not None:
+                steps.append(not_run(step, reason))
+            else:
+                timeout = self.params.call_timeout_s
+                steps.append(await call_tool(ctx, step.tool, step.arguments, timeout))
+        for step in plan.tool_sequence[limit:]:
+            steps.append(not_run(step, f"the plan has {total} steps and max_steps is {limit}"))
         return self.Outputs(result=ToolResult(goal=plan.goal, steps=steps, controls=plan.controls))
 
-    def not_run(self, step: ToolStep, total: int) -> ToolOutcome:
-        """Return the outcome of a step beyond ``max_steps``."""
-        return ToolOutcome(
-            tool=step.tool,
-            arguments=step.arguments,
-            ok=False,
-            error=f"not run: the plan has {total} steps and max_steps is {self.params.max_steps}",
-        )
+
+def not_run(step: ToolStep, reason: str) -> ToolOutcome:
+    """Return the outcome of a step that was not run, and why."""
+    return ToolOutcome(
+        tool=step.tool, arguments=step.arguments, ok=False, error=f"not run: {reason}"
+    )
 
 
 # -- offline -----------------------------------------------------------------------------

@@ -141,6 +141,7 @@ async def test_v2_runs_every_step_and_reports_failures(tools: ToolManager, demo_
             {"tool": "count_customers", "arguments": {"city": "Berlin"}},
             {"tool": "query", "arguments": {"sql": "DELETE FROM customers"}},
             {"tool": "teleport", "arguments": {}},
+            {"tool": "count_customers", "arguments": {"city": 5}},
             {"tool": "query", "arguments": {"sql": "SELECT COUNT(*) AS n FROM devices"}},
         ],
         controls=[{"id": "c", "type": "label"}],
@@ -152,22 +153,28 @@ async def test_v2_runs_every_step_and_reports_failures(tools: ToolManager, demo_
         ("count_customers", True),
         ("query", False),
         ("teleport", False),
+        ("count_customers", False),
         ("query", True),
     ]
     assert result.steps[0].data["count"] == berlin
     assert "only SELECT (or WITH ... SELECT) queries are allowed" in result.steps[1].error
-    assert result.steps[2].error.startswith("unknown tool 'teleport'. Available tools: ")
-    assert result.steps[3].data["rows"] == [[devices]]
+    assert result.steps[2].error == (
+        "not run: step 3: 'teleport' is not a listed tool; the tools are: list_tables, "
+        "describe_table, query, count_customers, revenue_by_month, invoice_summary"
+    )
+    assert result.steps[3].error == (
+        "not run: step 4 calls 'count_customers': arguments.city: 5 is not of type 'string', 'null'"
+    )
+    assert result.steps[4].data["rows"] == [[devices]]
     assert not result.ok
     assert [t for t, _ in run.events] == [
         "tool.started",
         "tool.finished",
         "tool.started",
         "tool.finished",
-        "tool.failed",
         "tool.started",
         "tool.finished",
-    ]
+    ]  # the unknown tool and the invalid arguments never reached a server
 
 
 async def test_v2_stops_at_max_steps_and_says_so(tools: ToolManager) -> None:
