@@ -328,13 +328,21 @@ class Exchange:
         return failure.kind
 
     def _rejected_mode(self, failure: _Failure, body: dict[str, Any]) -> tuple[str, str] | None:
+        """Step down when the endpoint rejected this call's mode; with a fixed mode, say
+        in the failure which setting to change."""
         status, setting = failure.status or 0, self.setting
         if setting is None or not 400 <= status < 500 or status in _NOT_REJECTIONS:
             return None
         used = "response_format" in body if setting == "structured_output" else "tools" in body
         if not used or not _REJECTS[setting].search(failure.text):
             return None
-        return self.client.step_down(self.model, setting)
+        steps = self.client.step_down(self.model, setting)
+        if steps is None and self.mode != "prompt":
+            failure.tail += (
+                f"; the endpoint seems not to take {setting} mode '{self.mode}': set "
+                f"COGPIPE_LLM_{setting.upper()}=prompt or auto (docs/models.md)"
+            )
+        return steps
 
     def _retry_delay(self, failure: _Failure) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` for no next attempt."""
