@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel
 
-from .exchange import Answer, Exchange, Setting
+from .answers import Answer
+from .exchange import Exchange, Setting
 from .guards import echoes_prompt
 from .handles import ChatReply, Messages, ToolCall
 from .protocol import parse_tool_reply, with_tools

@@ -10,26 +10,32 @@ back-off honours ``Retry-After``.
 Limits (:class:`~cogpipe.engine.llm.LLMConfig`): ``connect_timeout_s`` and
 ``first_token_timeout_s`` are the HTTP client's connect and read time limits (a read
 limit bounds the wait for the first byte and every silence after it);
-``call_timeout_s`` is a deadline over the whole call, enforced with an anyio cancel
-scope around each attempt and each back-off.
+``call_timeout_s`` is a deadline over the whole call: each attempt runs in an anyio
+cancel scope that ends at it, and no retry is started whose back-off would pass it.
+What one attempt got back is read and classified in :mod:`~cogpipe.engine.answers`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import httpx2
 from openai import APIConnectionError, APIStatusError, APITimeoutError
 
+from .answers import (
+    Answer,
+    Failure,
+    read_body,
+    read_stream,
+    status_failure,
+    transport_failure,
+)
 from .errors import (
     LLMBodyError,
     LLMBrokenResponseError,
@@ -46,62 +52,17 @@ if TYPE_CHECKING:
     from .llm import LLMClient
     from .node import RunContext
 
-__all__ = ["Answer", "Exchange"]
+__all__ = ["Exchange", "Setting"]
 
 Setting = Literal["structured_output", "tool_calls"]
 
-# What to check, by HTTP status, appended to error messages.
-_HINTS = {
-    401: "; check COGPIPE_LLM_API_KEY",
-    403: "; check COGPIPE_LLM_API_KEY",
-    404: "; check the model name (COGPIPE_LLM_MODELS) and that COGPIPE_LLM_BASE_URL ends in /v1",
-}
 # A 4xx whose text matches means "this endpoint does not take that request shape".
 _REJECTS: dict[Setting, re.Pattern[str]] = {
     "structured_output": re.compile(r"response_format|json_schema|json_object|schema", re.I),
     "tool_calls": re.compile(r"\btools?\b|tool_choice|function.?call", re.I),
 }
 _NOT_REJECTIONS = {401, 403, 408, 409, 429}
-_BACKOFF_S, _BACKOFF_MAX_S, _RETRY_AFTER_MAX_S = 0.5, 8.0, 60.0
-
-
-@dataclass
-class Answer:
-    """What one attempt got: the first choice of a chat completion, streamed or not.
-
-    ``tool_calls`` are OpenAI's raw dicts (``{"id", "type", "function": {"name",
-    "arguments"}}``, arguments still a string); ``usage`` is ``None`` when the endpoint
-    reported none; ``sent`` is how many characters were handed to ``on_delta``.
-    """
-
-    text: str = ""
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    finish_reason: str | None = None
-    refusal: str | None = None
-    model: str | None = None
-    usage: dict[str, Any] | None = None
-    ttft_ms: float | None = None
-    sent: int = 0
-
-
-class _Failure(Exception):
-    """One failed attempt, classified: ``head`` and ``tail`` frame the attempt count in
-    the message (``got HTTP 500`` ... ``: upstream exploded``)."""
-
-    def __init__(
-        self,
-        kind: str,
-        head: str,
-        tail: str = "",
-        *,
-        retry: Literal["no", "yes", "timeout"] = "no",
-        status: int | None = None,
-        retry_after: float | None = None,
-        text: str = "",
-    ) -> None:
-        super().__init__(head)
-        self.kind, self.head, self.tail, self.retry = kind, head, tail, retry
-        self.status, self.retry_after, self.text = status, retry_after, text
+_BACKOFF_S, _BACKOFF_MAX_S = 0.5, 8.0
 
 
 class Exchange:
@@ -289,10 +250,10 @@ class Exchange:
             self._requested(body, after)
             try:
                 return await self._attempt(body, on_delta)
-            except _Failure as failure:
+            except Failure as failure:
                 after = await self._recover(failure, body)
 
-    async def _recover(self, failure: _Failure, body: dict[str, Any]) -> str:
+    async def _recover(self, failure: Failure, body: dict[str, Any]) -> str:
         """Step down, or wait out a retry; return the next attempt's ``after``.
 
         Raises:
@@ -327,7 +288,7 @@ class Exchange:
         await anyio.sleep(delay)
         return failure.kind
 
-    def _rejected_mode(self, failure: _Failure, body: dict[str, Any]) -> tuple[str, str] | None:
+    def _rejected_mode(self, failure: Failure, body: dict[str, Any]) -> tuple[str, str] | None:
         """Step down when the endpoint rejected this call's mode; with a fixed mode, say
         in the failure which setting to change."""
         status, setting = failure.status or 0, self.setting
@@ -344,7 +305,7 @@ class Exchange:
             )
         return steps
 
-    def _retry_delay(self, failure: _Failure) -> float | None:
+    def _retry_delay(self, failure: Failure) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` for no next attempt."""
         budget = self.config.max_retries if failure.retry == "yes" else self.config.timeout_retries
         if failure.retry == "no" or self.retries[failure.retry] >= budget:
@@ -358,7 +319,7 @@ class Exchange:
             return None  # no time left within call_timeout_s
         return delay
 
-    def _message(self, failure: _Failure) -> str:
+    def _message(self, failure: Failure) -> str:
         tries = f" after {self.attempt} attempts" if self.attempt > 1 else ""
         return f"{self.where} {failure.head}{tries}{failure.tail}"
 
@@ -375,198 +336,22 @@ class Exchange:
                     http = response.http_response
                     try:
                         if body.get("stream"):
-                            await _read_stream(http, answer, on_delta, self.t0)
+                            await read_stream(http, answer, on_delta, self.t0)
                         else:
-                            await _read_body(http, answer)
+                            await read_body(http, answer)
                     finally:  # closed even when cancelled, so the server sees it at once
                         with anyio.CancelScope(shield=True):
                             await http.aclose()
-            except _Failure:
+            except Failure:
                 raise
             except APIStatusError as exc:
-                raise _status_failure(exc) from exc
+                raise status_failure(exc) from exc
             except (APITimeoutError, APIConnectionError, httpx2.TransportError) as exc:
-                raise self._transport_failure(exc, answer, bool(body.get("stream"))) from exc
+                raise transport_failure(exc, answer, bool(body.get("stream")), self.config) from exc
         if scope.cancelled_caught:
-            raise _Failure(
+            raise Failure(
                 "call_timeout",
                 f"did not finish within call_timeout_s={self.config.call_timeout_s:g}",
                 "; raise COGPIPE_LLM_CALL_TIMEOUT_S, or lower max_tokens for this purpose",
             )
         return answer
-
-    def _transport_failure(self, exc: Exception, answer: Answer, stream: bool) -> _Failure:
-        cause = exc.__cause__ if isinstance(exc, APITimeoutError | APIConnectionError) else exc
-        cfg = self.config
-        if isinstance(cause, httpx2.ConnectTimeout | httpx2.PoolTimeout | httpx2.ConnectError):
-            why = (
-                f"no connection within connect_timeout_s={cfg.connect_timeout_s:g}"
-                if isinstance(cause, httpx2.TimeoutException)
-                else str(cause) or type(cause).__name__
-            )
-            return _Failure(
-                "connect",
-                "could not connect",
-                f": {why}; check that the server is running and COGPIPE_LLM_BASE_URL points at it",
-                retry="yes",
-            )
-        limit = f"first_token_timeout_s={cfg.first_token_timeout_s:g}"
-        if isinstance(cause, httpx2.TimeoutException) and not answer.text and not answer.tool_calls:
-            what = "first token" if stream else "first byte"
-            return _Failure(
-                "first_token_timeout",
-                f"got no {what} within {limit}",
-                "; the endpoint is hung or overloaded: check it, or raise "
-                "COGPIPE_LLM_FIRST_TOKEN_TIMEOUT_S for a slow model",
-                retry="timeout",
-            )
-        what = (
-            f"stream broke off after {len(answer.text)} characters"
-            if stream
-            else "answer broke off"
-        )
-        reason = (
-            f"no data for {limit}"
-            if isinstance(cause, httpx2.TimeoutException)
-            else (f"{type(cause).__name__}: {cause}")
-        )
-        # text already handed on cannot be taken back, so such a stream is not retried
-        return _Failure(
-            "broken_response", what, f": {reason}", retry="no" if answer.sent else "yes"
-        )
-
-
-def _status_failure(exc: APIStatusError) -> _Failure:
-    status, headers = exc.status_code, exc.response.headers
-    text = _error_text(exc)
-    retry = headers.get("x-should-retry") != "false" and (
-        status >= 500 or status in (408, 409, 429)
-    )
-    return _Failure(
-        "http_status",
-        f"got HTTP {status}",
-        f": {text}{_HINTS.get(status, '')}",
-        retry="yes" if retry else "no",
-        status=status,
-        retry_after=_retry_after(headers),
-        text=exc.response.text,
-    )
-
-
-def _error_text(exc: APIStatusError) -> str:
-    """The endpoint's own words: OpenAI's ``error.message``, FastAPI's ``detail``, text."""
-    body = exc.body
-    if isinstance(body, dict):
-        detail = body.get("message") or body.get("detail")
-        if detail:
-            return detail if isinstance(detail, str) else json.dumps(detail)[:500]
-    return exc.response.text[:500] or exc.message
-
-
-def _retry_after(headers: httpx2.Headers) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date,
-    RFC 9110 section 10.2.3), at most a minute; ``None`` when absent or unreadable."""
-    value: float | None = None
-    try:
-        if "retry-after-ms" in headers:
-            value = float(headers["retry-after-ms"]) / 1000
-        elif "retry-after" in headers:
-            raw = headers["retry-after"]
-            try:
-                value = float(raw)
-            except ValueError:
-                value = parsedate_to_datetime(raw).timestamp() - time.time()
-    except (ValueError, TypeError):
-        return None
-    if value is None or math.isnan(value):
-        return None
-    return min(max(value, 0.0), _RETRY_AFTER_MAX_S)
-
-
-async def _read_body(http: httpx2.Response, answer: Answer) -> None:
-    """Read a ``chat.completion`` body into ``answer``."""
-    raw = await http.aread()
-    try:
-        data = json.loads(raw)
-        choice = data["choices"][0]
-        message = choice["message"]
-    except ValueError as exc:
-        raise _not_json("answered with a body that is not JSON", raw) from exc
-    except (KeyError, IndexError, TypeError) as exc:
-        raise _not_json("answered with JSON that is not a chat completion", raw) from exc
-    answer.text = message.get("content") or ""
-    answer.tool_calls = list(message.get("tool_calls") or [])
-    answer.refusal = message.get("refusal")
-    answer.finish_reason = choice.get("finish_reason")
-    answer.model, answer.usage = data.get("model"), data.get("usage")
-
-
-def _not_json(head: str, raw: bytes) -> _Failure:
-    return _Failure("not_json", head, f": {raw[:200].decode(errors='replace')!r}", retry="yes")
-
-
-async def _read_stream(
-    http: httpx2.Response, answer: Answer, on_delta: Callable[[str], None] | None, t0: float
-) -> None:
-    """Read ``chat.completion.chunk`` server-sent events into ``answer`` (OpenAI's
-    streaming format: ``data: {json}`` lines ending with ``data: [DONE]``)."""
-    calls: dict[int, dict[str, Any]] = {}
-    async for line in http.aiter_lines():
-        if not line.startswith("data:"):
-            continue  # blank lines, comments, "event:" lines
-        payload = line[5:].strip()
-        if payload == "[DONE]":
-            break
-        try:
-            chunk = json.loads(payload)
-        except ValueError as exc:
-            raise _not_json("streamed a chunk that is not JSON", payload.encode()) from exc
-        if isinstance(chunk, dict) and "error" in chunk:
-            raise _Failure(
-                "broken_response",
-                f"stream broke off after {len(answer.text)} characters",
-                f": the endpoint sent an error: {preview(chunk['error'], 300)}",
-                retry="no" if answer.sent else "yes",
-            )
-        _add_chunk(chunk, answer, calls, on_delta, t0)
-    answer.tool_calls = [calls[i] for i in sorted(calls)]
-    if answer.finish_reason is None:  # a missing [DONE] after the finish chunk is harmless
-        raise _Failure(
-            "broken_response",
-            f"stream broke off after {len(answer.text)} characters",
-            ": it ended without a finish_reason",
-            retry="no" if answer.sent else "yes",
-        )
-
-
-def _add_chunk(
-    chunk: dict[str, Any],
-    answer: Answer,
-    calls: dict[int, dict[str, Any]],
-    on_delta: Callable[[str], None] | None,
-    t0: float,
-) -> None:
-    answer.model = chunk.get("model") or answer.model
-    answer.usage = chunk.get("usage") or answer.usage
-    for choice in (chunk.get("choices") or [])[:1]:
-        answer.finish_reason = choice.get("finish_reason") or answer.finish_reason
-        delta = choice.get("delta") or {}
-        if delta.get("refusal"):
-            answer.refusal = (answer.refusal or "") + delta["refusal"]
-        for part in delta.get("tool_calls") or []:
-            call = calls.setdefault(
-                part.get("index", len(calls)),
-                {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
-            )
-            call["id"] = part.get("id") or call["id"]
-            fn = part.get("function") or {}
-            call["function"]["name"] = call["function"]["name"] or fn.get("name") or ""
-            call["function"]["arguments"] += fn.get("arguments") or ""
-        text = delta.get("content")
-        if text:
-            if answer.ttft_ms is None:
-                answer.ttft_ms = (time.perf_counter() - t0) * 1000
-            answer.text += text
-            if on_delta is not None:
-                on_delta(text)
-                answer.sent += len(text)
