@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
     from .node import RunContext
 
 __all__ = ["OpenAIHandle", "truncation_mark"]
-
-M = TypeVar("M", bound=BaseModel)
 
 _ECHO_NOTE = (
     "Your answer repeated the instructions above instead of answering. Answer the request "
@@ -64,11 +63,43 @@ def _plain(
     return lambda: body
 
 
-def _spec_body(
-    spec: OutputSpec, messages: list[dict[str, Any]], ex: Exchange, temperature: float | None
-) -> Callable[[], dict[str, Any]]:
-    """The body of a structured request in the exchange's mode at the time of sending."""
-    return lambda: spec.body(messages, ex.mode, temperature)
+@dataclass
+class _Again:
+    """An answer that gets one re-ask: the ``error_kind``, what was wrong (for the event
+    and, the second time, the error) and the messages to add to the request."""
+
+    kind: str
+    detail: str
+    follow_up: list[dict[str, Any]]
+
+
+async def _two_rounds(
+    ex: Exchange,
+    messages: list[dict[str, Any]],
+    build: Callable[[list[dict[str, Any]]], Callable[[], dict[str, Any]]],
+    judge: Callable[[Answer, int], Any],
+) -> Any:
+    """Ask, and once more when ``judge`` finds the answer unusable.
+
+    Args:
+        build: the request body builder for a message list (called again by the
+            exchange after a mode step-down, hence a builder).
+        judge: ``(answer, round) ->`` the result, or an :class:`_Again`; it emits the
+            attempt's ``llm.response`` itself when it accepts the answer.
+
+    Raises:
+        LLMError: the second answer is unusable too (of the kind ``judge`` named).
+    """
+    asked, after = messages, None
+    for round_ in (1, 2):
+        verdict = judge(await ex.send(build(asked), after=after), round_)
+        if not isinstance(verdict, _Again):
+            return verdict
+        error = ex.reject(verdict.kind, verdict.detail, final=round_ == 2)
+        if round_ == 2:
+            raise error
+        asked, after = [*messages, *verdict.follow_up], verdict.kind
+    raise AssertionError("unreachable")
 
 
 class OpenAIHandle:
@@ -112,23 +143,19 @@ class OpenAIHandle:
         """Return the model's text answer; see :meth:`LLMHandle.complete`."""
         msgs = _as_messages(messages)
         with self._exchange("complete", model, purpose, max_tokens, hints) as ex:
-            asked, after = msgs, None
-            for round_ in (1, 2):
-                answer = await ex.send(_plain(asked, temperature), after=after)
+
+            def judge(answer: Answer, round_: int) -> Any:
                 if echoes_prompt(answer.text, msgs):
-                    error = ex.reject(
+                    return _Again(
                         "invalid_output",
                         f"answered by repeating the system prompt (answer {round_} of 2): "
                         f"{answer.text[:200]!r}",
-                        final=round_ == 2,
+                        [_assistant(answer.text), _user(_ECHO_NOTE)],
                     )
-                    if round_ == 2:
-                        raise error
-                    asked = [*msgs, _assistant(answer.text), _user(_ECHO_NOTE)]
-                    after = "invalid_output"
-                    continue
                 return self._prose(ex, answer)
-        raise AssertionError("unreachable")
+
+            text: str = await _two_rounds(ex, msgs, lambda m: _plain(m, temperature), judge)
+            return text
 
     @staticmethod
     def _prose(ex: Exchange, answer: Answer, send: Callable[[str], None] | None = None) -> str:
@@ -140,34 +167,6 @@ class OpenAIHandle:
             text += mark
         ex.succeed(answer, text)
         return text
-
-    @overload
-    async def structured(
-        self,
-        model: str,
-        messages: Messages,
-        schema: type[M],
-        *,
-        name: str | None = None,
-        purpose: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        hints: Mapping[str, Any] | None = None,
-    ) -> M: ...
-
-    @overload
-    async def structured(
-        self,
-        model: str,
-        messages: Messages,
-        schema: dict[str, Any],
-        *,
-        name: str | None = None,
-        purpose: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        hints: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]: ...
 
     async def structured(
         self,
@@ -188,42 +187,33 @@ class OpenAIHandle:
         with self._exchange(
             "structured", model, purpose, max_tokens, hints, "structured_output"
         ) as ex:
-            asked, after = msgs, None
-            for round_ in (1, 2):
-                answer = await ex.send(_spec_body(spec, asked, ex, temperature), after=after)
-                last = round_ == 2
+
+            def judge(answer: Answer, round_: int) -> Any:
                 if answer.refusal:
                     raise ex.reject("refused", f"refused: {answer.refusal}", final=True)
                 if answer.finish_reason == "length":
-                    error = ex.reject(
+                    return _Again(
                         "length",
                         f"answer was cut off at {ex.max_tokens} tokens (max_tokens) "
-                        f"{'twice' if last else 'once'}: raise max_tokens for '{ex.purpose}' "
-                        "(COGPIPE_LLM_MAX_TOKENS) or ask for less",
-                        final=last,
+                        f"{'twice' if round_ == 2 else 'once'}: raise max_tokens for "
+                        f"'{ex.purpose}' (COGPIPE_LLM_MAX_TOKENS) or ask for less",
+                        [_user(_LENGTH_NOTE.format(n=ex.max_tokens))],
                     )
-                    if last:
-                        raise error
-                    asked = [*msgs, _user(_LENGTH_NOTE.format(n=ex.max_tokens))]
-                    after = "length"
-                    continue
                 try:
                     value = spec.parse(answer.text)
                 except OutputProblem as problem:
-                    error = ex.reject(
+                    return _Again(
                         "invalid_output",
                         f"answered with no valid {spec.name} (answer {round_} of 2): "
                         f"{problem}; output: {answer.text[:200]!r}",
-                        final=last,
+                        _correction(answer.text, spec.name, str(problem)),
                     )
-                    if last:
-                        raise error from problem
-                    asked = [*msgs, *_correction(answer.text, spec.name, str(problem))]
-                    after = "invalid_output"
-                    continue
                 ex.succeed(answer, answer.text)
                 return value
-        raise AssertionError("unreachable")
+
+            return await _two_rounds(
+                ex, msgs, lambda m: lambda: spec.body(m, ex.mode, temperature), judge
+            )
 
     async def stream(
         self,

@@ -216,10 +216,11 @@ def from_prompt_protocol(request: dict[str, Any]) -> dict[str, Any]:
     fmt = out.get("response_format") or {}
     if fmt.get("type") == "json_object" and isinstance(fmt.get("schema"), dict):
         out["response_format"] = _json_schema_format(fmt["schema"])
-    if messages and messages[0].get("role") == "system":
-        content = messages[0].get("content")
+    first = messages[0] if messages and messages[0].get("role") == "system" else {}
+    content = original = first.get("content")
+    if isinstance(content, str):
         for heading, fence in ((SCHEMA_HEADING, "json-schema"), (TOOLS_HEADING, "json-tools")):
-            if not isinstance(content, str) or f"```{fence}" not in content:
+            if f"```{fence}" not in content:
                 continue
             start = content.rfind(heading)
             found = [b for lang, b in _FENCE_RE.findall(content[start:]) if lang == fence]
@@ -232,10 +233,11 @@ def from_prompt_protocol(request: dict[str, Any]) -> dict[str, Any]:
                 out["tools"] = [{"type": "function", "function": f} for f in value]
                 messages = _unflatten_tool_turns(messages)
             content = content[:start].rstrip()
+    if content != original:
         if content:
             messages[0] = {**messages[0], "content": content}
         else:
-            messages.pop(0)
+            messages.pop(0)  # the protocol had added this system message
     out["messages"] = messages
     return out
 

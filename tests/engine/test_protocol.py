@@ -118,8 +118,11 @@ def test_the_prompt_protocols_are_undone_exactly() -> None:
             "json_schema": {"name": "output", "schema": schema},
         },
     }
-    plain = {"messages": messages[:2], "temperature": 0}
-    assert from_prompt_protocol(plain) == plain
+    for plain in (
+        {"messages": messages[:2], "temperature": 0},
+        {"messages": [{"role": "system", "content": ""}, messages[1]]},
+    ):
+        assert from_prompt_protocol(plain) == plain
 
 
 def test_echoes_prompt_needs_a_long_run_of_system_words() -> None:
