@@ -25,6 +25,7 @@ from openai import AsyncOpenAI
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .completions import OpenAIHandle
+from .exchange import Setting
 from .guards import echoes_prompt
 from .handles import ChatReply, LLMHandle, Messages, ToolCall
 from .offline import MODEL_NAME, OfflineModel
@@ -52,10 +53,11 @@ DEFAULT_MAX_TOKENS = 1024
 
 _OFFLINE_URL = "http://offline.cogpipe.invalid/v1"
 
-StructuredMode = Literal["json_schema", "json_object", "prompt"]
-ToolMode = Literal["native", "prompt"]
-STRUCTURED_STEPS: tuple[StructuredMode, ...] = ("json_schema", "json_object", "prompt")
-TOOL_STEPS: tuple[ToolMode, ...] = ("native", "prompt")
+# The modes of each setting, from the most to the least the endpoint must support.
+_STEPS: dict[Setting, tuple[str, ...]] = {
+    "structured_output": ("json_schema", "json_object", "prompt"),
+    "tool_calls": ("native", "prompt"),
+}
 
 
 class LLMConfig(BaseModel):
@@ -240,32 +242,26 @@ class LLMClient:
             raise RuntimeError("LLMClient is not open; use 'async with LLMClient(config) as llm:'")
         return self._openai
 
-    def mode(self, model: str, setting: Literal["structured_output", "tool_calls"]) -> str:
+    def mode(self, model: str, setting: Setting) -> str:
         """Return the mode to use for ``model``: the configured one, or for ``auto`` the
         first step (``json_schema``, ``native``) or the one remembered after a step-down."""
         configured = getattr(self.config, setting)
         if configured != "auto":
             return str(configured)
-        first = STRUCTURED_STEPS[0] if setting == "structured_output" else TOOL_STEPS[0]
-        return self._modes.get((model, setting), first)
+        return self._modes.get((model, setting), _STEPS[setting][0])
 
-    def step_down(
-        self, model: str, setting: Literal["structured_output", "tool_calls"]
-    ) -> tuple[str, str] | None:
+    def step_down(self, model: str, setting: Setting) -> tuple[str, str] | None:
         """Move ``model`` to the next mode of an ``auto`` setting and remember it.
 
         Returns:
             ``(from, to)``, or ``None`` when the setting is not ``auto`` or already at
             its last mode (``prompt``).
         """
-        if getattr(self.config, setting) != "auto":
+        steps, now = _STEPS[setting], self.mode(model, setting)
+        if getattr(self.config, setting) != "auto" or now == steps[-1]:
             return None
-        steps: tuple[str, ...] = STRUCTURED_STEPS if setting == "structured_output" else TOOL_STEPS
-        now = self.mode(model, setting)
-        if now == steps[-1]:
-            return None
-        self._modes[(model, setting)] = steps[steps.index(now) + 1]
-        return now, steps[steps.index(now) + 1]
+        self._modes[(model, setting)] = after = steps[steps.index(now) + 1]
+        return now, after
 
     def info(self) -> dict[str, Any]:
         """Describe the active model for ``/api/health`` and the HUD (never the key):
