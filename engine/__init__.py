@@ -4,7 +4,14 @@ sessions, and trace events. It imports no web framework."""
 from .catalog import CatalogEntry, GraphCatalog
 from .errors import (
     GraphValidationError,
+    LLMBodyError,
+    LLMBrokenResponseError,
+    LLMConnectError,
     LLMError,
+    LLMInvalidOutputError,
+    LLMStatusError,
+    LLMTimeoutError,
+    LLMTruncatedError,
     NodeDeclarationError,
     NodeModuleError,
     NodeRunError,
@@ -20,6 +27,7 @@ from .errors import (
 from .executor import RunResult, execute
 from .export import to_cytoscape, to_mermaid
 from .graph import Graph, NodeDecl
+from .guards import echoed_descriptions, echoes_prompt
 from .handles import ChatReply, LLMHandle, Messages, Service, ToolCall, ToolHandle
 from .loader import load_graph, load_graph_text
 from .node import Node, NodeParams, RunContext
@@ -39,8 +47,15 @@ __all__ = [
     "GraphCatalog",
     "GraphValidationError",
     "JsonlSink",
+    "LLMBodyError",
+    "LLMBrokenResponseError",
+    "LLMConnectError",
     "LLMError",
     "LLMHandle",
+    "LLMInvalidOutputError",
+    "LLMStatusError",
+    "LLMTimeoutError",
+    "LLMTruncatedError",
     "MemorySessionStore",
     "Messages",
     "Node",
@@ -73,6 +88,8 @@ __all__ = [
     "UnknownKindError",
     "UnknownSessionError",
     "default_registry",
+    "echoed_descriptions",
+    "echoes_prompt",
     "execute",
     "fits",
     "import_node_modules",

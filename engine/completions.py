@@ -1,36 +1,51 @@
 """Chat-completions calls for one node run: the ``ctx.llm`` handle, traced and explained.
 
-:class:`OpenAIHandle` is what :meth:`~cogpipe.engine.llm.LLMClient.bind` returns. Each call
-sends one OpenAI chat-completions request through the client's ``openai.AsyncOpenAI`` with the
-header ``X-Cogpipe-Purpose: <purpose>``, emits ``llm.request`` on the node's trace, then
-``llm.response`` (model, purpose, tokens_in, tokens_out, latency_ms, ttft_ms for streams,
-finish_reason, output preview) or ``llm.failed`` (error), and turns every failure into an
-:class:`~engine.errors.LLMError` that names the endpoint, the model and what to check.
+:class:`OpenAIHandle` is what :meth:`~cogpipe.engine.llm.LLMClient.bind` returns. Each
+method is one :class:`~cogpipe.engine.exchange.Exchange` (attempts, limits, retries,
+events: ``llm.request``, then ``llm.response`` or ``llm.failed`` per attempt) plus what
+the method itself checks: structured answers against their schema
+(:mod:`~cogpipe.engine.structured`), prose against echoing the prompt
+(:func:`~cogpipe.engine.guards.echoes_prompt`), ``finish_reason: "length"``, and tool
+calls' argument strings. Failures raise an :class:`~cogpipe.engine.errors.LLMError`
+subclass that names the endpoint, the model, the purpose, the attempts and what to check.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import httpx2
-import openai
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from .errors import LLMError
+from .answers import Answer
+from .exchange import Exchange, Setting
+from .guards import echoes_prompt
 from .handles import ChatReply, Messages, ToolCall
-from .schemas import response_format
-from .trace import preview
+from .protocol import parse_tool_reply, with_tools
+from .structured import OutputProblem, OutputSpec
 
 if TYPE_CHECKING:
     from .llm import LLMClient
     from .node import RunContext
 
-__all__ = ["OpenAIHandle"]
+__all__ = ["OpenAIHandle", "truncation_mark"]
 
-M = TypeVar("M", bound=BaseModel)
+_ECHO_NOTE = (
+    "Your answer repeated the instructions above instead of answering. Answer the request "
+    "itself, in your own words."
+)
+_LENGTH_NOTE = (
+    "Your answer was cut off at the length limit ({n} tokens) before the JSON was complete. "
+    "Answer again with a shorter JSON object: fewer items, shorter strings."
+)
+
+
+def truncation_mark(max_tokens: int) -> str:
+    """The text appended to a prose answer that stopped at ``max_tokens``."""
+    return f" […cut off at {max_tokens} tokens]"
 
 
 def _as_messages(messages: Messages) -> list[dict[str, Any]]:
@@ -39,126 +54,81 @@ def _as_messages(messages: Messages) -> list[dict[str, Any]]:
     return list(messages)
 
 
-def _meta(resp: Any) -> dict[str, Any]:
-    return {"model": resp.model, "usage": resp.usage, "reason": resp.choices[0].finish_reason}
+def _plain(
+    messages: list[dict[str, Any]], temperature: float | None
+) -> Callable[[], dict[str, Any]]:
+    body: dict[str, Any] = {"messages": messages}
+    if temperature is not None:
+        body["temperature"] = temperature
+    return lambda: body
 
 
-class _Call:
-    """One HTTP exchange of a node run: emits ``llm.request`` at once, later
-    ``llm.response`` (:meth:`finish`) or ``llm.failed`` (:meth:`fail`)."""
+@dataclass
+class _Again:
+    """An answer that gets one re-ask: the ``error_kind``, what was wrong (for the event
+    and, the second time, the error) and the messages to add to the request."""
 
-    def __init__(
-        self,
-        handle: OpenAIHandle,
-        call: str,
-        model: str,
-        messages: Messages,
-        purpose: str | None,
-        tools: list[dict[str, Any]] | None = None,
-    ) -> None:
-        self.client, self.ctx = handle.client, handle.ctx
-        self.sdk = self.client.openai  # RuntimeError here, before any event, if not open
-        self.model = self.client.config.resolve(model)
-        self.messages = _as_messages(messages)
-        self.purpose = purpose or handle.ctx.kind
-        # OpenAI's {"type": "function", "function": {...}}, or the bare function dict
-        self.tools = [
-            t if "type" in t else {"type": "function", "function": t} for t in tools or []
-        ]
-        self.where = (
-            f"LLM call ({call}) for model '{self.model}' at {self.client.endpoint}, "
-            f"purpose '{self.purpose}',"
-        )
-        self.t0 = time.perf_counter()
-        self.base = {"call": call, "model": self.model, "purpose": self.purpose}
-        last = self.messages[-1].get("content") if self.messages else None
-        self.ctx.emit(
-            "llm.request",
-            {
-                **self.base,
-                "messages": len(self.messages),
-                "tools": len(self.tools),
-                "prompt": preview(last),
-            },
-        )
+    kind: str
+    detail: str
+    follow_up: list[dict[str, Any]]
 
-    async def create(self, **params: Any) -> Any:
-        """Send the request; SDK errors become :class:`LLMError` (after the SDK's retries)."""
-        params = {k: v for k, v in params.items() if v is not None}
-        if self.tools:
-            params["tools"] = self.tools
-        try:
-            return await self.sdk.chat.completions.create(
-                model=self.model,
-                messages=self.messages,  # type: ignore[arg-type]
-                extra_headers={"X-Cogpipe-Purpose": self.purpose},
-                **params,
-            )
-        except openai.OpenAIError as exc:
-            raise self.fail(self.client.explain(exc, self.where)) from exc
 
-    def message(self, resp: Any) -> Any:
-        """Return the first choice's message, or raise if the answer has none."""
-        if not getattr(resp, "choices", None):
-            raise self.fail(f"{self.where} returned no choices")
-        return resp.choices[0].message
+async def _two_rounds(
+    ex: Exchange,
+    messages: list[dict[str, Any]],
+    build: Callable[[list[dict[str, Any]]], Callable[[], dict[str, Any]]],
+    judge: Callable[[Answer, int], Any],
+) -> Any:
+    """Ask, and once more when ``judge`` finds the answer unusable.
 
-    def ms(self) -> float:
-        return round((time.perf_counter() - self.t0) * 1000, 2)
+    Args:
+        build: the request body builder for a message list (called again by the
+            exchange after a mode step-down, hence a builder).
+        judge: ``(answer, round) ->`` the result, or an :class:`_Again`; it emits the
+            attempt's ``llm.response`` itself when it accepts the answer.
 
-    def finish(
-        self,
-        output: str,
-        *,
-        model: str | None,
-        usage: Any,
-        reason: str | None,
-        ttft_ms: float | None = None,
-        **extra: Any,
-    ) -> None:
-        """Emit ``llm.response`` (tokens from the answer's ``usage``, times in ms)."""
-        self.ctx.emit(
-            "llm.response",
-            {
-                **self.base,
-                "model": model or self.model,
-                "tokens_in": getattr(usage, "prompt_tokens", None),
-                "tokens_out": getattr(usage, "completion_tokens", None),
-                "latency_ms": self.ms(),
-                **({} if ttft_ms is None else {"ttft_ms": round(ttft_ms, 2)}),
-                "finish_reason": reason,
-                "output": preview(output),
-                **extra,
-            },
-        )
-
-    def fail(self, error: str) -> LLMError:
-        """Emit ``llm.failed`` and return the :class:`LLMError` to raise."""
-        self.ctx.emit("llm.failed", {**self.base, "error": error, "latency_ms": self.ms()})
-        return LLMError(error)
+    Raises:
+        LLMError: the second answer is unusable too (of the kind ``judge`` named).
+    """
+    asked, after = messages, None
+    for round_ in (1, 2):
+        verdict = judge(await ex.send(build(asked), after=after), round_)
+        if not isinstance(verdict, _Again):
+            return verdict
+        error = ex.reject(verdict.kind, verdict.detail, final=round_ == 2)
+        if round_ == 2:
+            raise error
+        asked, after = [*messages, *verdict.follow_up], verdict.kind
+    raise AssertionError("unreachable")
 
 
 class OpenAIHandle:
     """``ctx.llm`` through the ``openai`` SDK (the :class:`~cogpipe.engine.handles.LLMHandle`
-    protocol); every call is traced on the node run it is bound to.
-
-    Common arguments of every method:
-        model: an alias from the config (``fast``, ``smart``, ``default``) or a literal
-            model name, sent as it is.
-        messages: OpenAI chat messages (``[{"role": "user", "content": "..."}]``), or a
-            string meaning one user message.
-        purpose: the task asking, e.g. ``"output_v1.answer"`` (default: the node kind);
-            sent as ``X-Cogpipe-Purpose`` and shown in the trace.
-        temperature: sampling temperature; omitted from the request when ``None``.
-
-    Every method raises :class:`~engine.errors.LLMError` when the endpoint fails after
-    its retries (HTTP 5xx, 429, connection refused), times out, or answers with
-    something unusable. None of them waits longer than the config's ``timeout_s`` for
-    data from the endpoint per attempt.
-    """
+    protocol, where the arguments and guarantees are documented); every call is traced
+    on the node run it is bound to."""
 
     def __init__(self, client: LLMClient, ctx: RunContext) -> None:
         self.client, self.ctx = client, ctx
+
+    def _exchange(
+        self,
+        call: str,
+        model: str,
+        purpose: str | None,
+        max_tokens: int | None,
+        hints: Mapping[str, Any] | None,
+        setting: Setting | None = None,
+    ) -> Exchange:
+        return Exchange(
+            self.client,
+            self.ctx,
+            call,
+            model,
+            purpose=purpose,
+            max_tokens=max_tokens,
+            hints=dict(hints) if hints else None,
+            setting=setting,
+        )
 
     async def complete(
         self,
@@ -167,55 +137,83 @@ class OpenAIHandle:
         *,
         purpose: str | None = None,
         temperature: float | None = None,
+        max_tokens: int | None = None,
+        hints: Mapping[str, Any] | None = None,
     ) -> str:
-        """Return the model's text answer (``""`` when it has none)."""
-        call = _Call(self, "complete", model, messages, purpose)
-        resp = await call.create(temperature=temperature)
-        text = call.message(resp).content or ""
-        call.finish(text, **_meta(resp))
+        """Return the model's text answer; see :meth:`LLMHandle.complete`."""
+        msgs = _as_messages(messages)
+        with self._exchange("complete", model, purpose, max_tokens, hints) as ex:
+
+            def judge(answer: Answer, round_: int) -> Any:
+                if echoes_prompt(answer.text, msgs):
+                    return _Again(
+                        "invalid_output",
+                        f"answered by repeating the system prompt (answer {round_} of 2): "
+                        f"{answer.text[:200]!r}",
+                        [_assistant(answer.text), _user(_ECHO_NOTE)],
+                    )
+                return self._prose(ex, answer)
+
+            text: str = await _two_rounds(ex, msgs, lambda m: _plain(m, temperature), judge)
+            return text
+
+    @staticmethod
+    def _prose(ex: Exchange, answer: Answer, send: Callable[[str], None] | None = None) -> str:
+        text = answer.text
+        if answer.finish_reason == "length":
+            mark = truncation_mark(ex.max_tokens)
+            if send is not None:
+                send(mark)
+            text += mark
+        ex.succeed(answer, text)
         return text
 
     async def structured(
         self,
         model: str,
         messages: Messages,
-        schema: type[M],
+        schema: type[BaseModel] | dict[str, Any],
         *,
+        name: str | None = None,
         purpose: str | None = None,
         temperature: float | None = None,
-    ) -> M:
-        """Return the answer as an instance of ``schema`` (OpenAI structured outputs).
+        max_tokens: int | None = None,
+        hints: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Return the answer as a ``schema`` instance or validated dict; see
+        :meth:`LLMHandle.structured`."""
+        spec = OutputSpec(schema, name)
+        msgs = _as_messages(messages)
+        with self._exchange(
+            "structured", model, purpose, max_tokens, hints, "structured_output"
+        ) as ex:
 
-        The request carries :func:`~engine.schemas.response_format` of ``schema``
-        (strict when the schema allows). An answer that is not valid JSON for the
-        schema is shown to the model once with what is wrong, as a second attempt.
+            def judge(answer: Answer, round_: int) -> Any:
+                if answer.refusal:
+                    raise ex.reject("refused", f"refused: {answer.refusal}", final=True)
+                if answer.finish_reason == "length":
+                    return _Again(
+                        "length",
+                        f"answer was cut off at {ex.max_tokens} tokens (max_tokens) "
+                        f"{'twice' if round_ == 2 else 'once'}: raise max_tokens for "
+                        f"'{ex.purpose}' (COGPIPE_LLM_MAX_TOKENS) or ask for less",
+                        [_user(_LENGTH_NOTE.format(n=ex.max_tokens))],
+                    )
+                try:
+                    value = spec.parse(answer.text)
+                except OutputProblem as problem:
+                    return _Again(
+                        "invalid_output",
+                        f"answered with no valid {spec.name} (answer {round_} of 2): "
+                        f"{problem}; output: {answer.text[:200]!r}",
+                        _correction(answer.text, spec.name, str(problem)),
+                    )
+                ex.succeed(answer, answer.text)
+                return value
 
-        Raises:
-            LLMError: the second answer is invalid too, or the model refused.
-        """
-        fmt, msgs = response_format(schema), _as_messages(messages)
-        for attempt in (1, 2):
-            call = _Call(self, "structured", model, msgs, purpose)
-            resp = await call.create(response_format=fmt, temperature=temperature)
-            msg = call.message(resp)
-            if getattr(msg, "refusal", None):
-                raise call.fail(f"{call.where} refused: {msg.refusal}")
-            text = msg.content or ""
-            try:
-                value = schema.model_validate_json(text)
-            except ValidationError as exc:
-                problem = _problem(exc)
-                error = call.fail(
-                    f"{call.where} answered with no valid {schema.__name__} "
-                    f"(attempt {attempt} of 2): {problem}; output: {text[:200]!r}"
-                )
-                if attempt == 2:
-                    raise error from exc
-                msgs = [*msgs, *_correction(text, schema.__name__, problem)]
-                continue
-            call.finish(text, attempt=attempt, **_meta(resp))
-            return value
-        raise AssertionError("unreachable")
+            return await _two_rounds(
+                ex, msgs, lambda m: lambda: spec.body(m, ex.mode, temperature), judge
+            )
 
     async def stream(
         self,
@@ -225,45 +223,17 @@ class OpenAIHandle:
         purpose: str | None = None,
         on_delta: Callable[[str], None] | None = None,
         temperature: float | None = None,
+        max_tokens: int | None = None,
+        hints: Mapping[str, Any] | None = None,
     ) -> str:
-        """Stream the answer and return the whole text.
-
-        Args:
-            on_delta: called with each text delta as it arrives (default
-                ``ctx.stream``: an ``output.delta`` event to the client).
-
-        The request asks for ``stream_options.include_usage`` so ``llm.response`` has
-        token counts; it also carries ``ttft_ms``, the time to the first delta.
-
-        Raises:
-            LLMError: also when the stream breaks off or ends without a finish reason
-                (deltas already sent stay sent).
-        """
-        call = _Call(self, "stream", model, messages, purpose)
-        stream = await call.create(
-            stream=True, stream_options={"include_usage": True}, temperature=temperature
-        )
-        acc = _Deltas(call.t0, on_delta or self.ctx.stream)
-        try:
-            async with stream:
-                async for chunk in stream:
-                    acc.add(chunk)
-        except (openai.APITimeoutError, httpx2.TimeoutException) as exc:
-            raise call.fail(
-                f"{call.where} stream stalled after {len(acc.text)} chars: no data within "
-                f"timeout_s={self.client.config.timeout_s:g}"
-            ) from exc
-        except (openai.OpenAIError, httpx2.HTTPError) as exc:
-            raise call.fail(
-                f"{call.where} stream broke after {len(acc.text)} chars: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        if acc.reason is None:
-            raise call.fail(f"{call.where} stream ended without a finish_reason")
-        call.finish(
-            acc.text, model=acc.model, usage=acc.usage, reason=acc.reason, ttft_ms=acc.ttft_ms
-        )
-        return acc.text
+        """Stream the answer and return the whole text; see :meth:`LLMHandle.stream`."""
+        send = on_delta or self.ctx.stream
+        msgs = _as_messages(messages)
+        with self._exchange("stream", model, purpose, max_tokens, hints) as ex:
+            body = {**_plain(msgs, temperature)(), "stream": True}
+            body["stream_options"] = {"include_usage": True}
+            answer = await ex.send(lambda: body, on_delta=send)
+            return self._prose(ex, answer, send)
 
     async def chat(
         self,
@@ -273,91 +243,102 @@ class OpenAIHandle:
         tools: list[dict[str, Any]] | None = None,
         purpose: str | None = None,
         temperature: float | None = None,
+        max_tokens: int | None = None,
+        hints: Mapping[str, Any] | None = None,
     ) -> ChatReply:
-        """One assistant turn that may call tools (OpenAI function calling).
+        """One assistant turn that may call tools; see :meth:`LLMHandle.chat`."""
+        # OpenAI's {"type": "function", "function": {...}}, or the bare function dict
+        offered = [t if "type" in t else {"type": "function", "function": t} for t in tools or []]
+        msgs = _as_messages(messages)
+        with self._exchange("chat", model, purpose, max_tokens, hints, "tool_calls") as ex:
 
-        Args:
-            tools: tool definitions, ``{"type": "function", "function": {"name",
-                "description", "parameters"}}``; a bare function dict is wrapped.
+            def build() -> dict[str, Any]:
+                body = _plain(msgs, temperature)()
+                if ex.mode == "prompt":
+                    return {**body, "messages": with_tools(msgs, offered)}
+                return {**body, "tools": offered} if offered else body
 
-        Returns:
-            The text and the tool calls, arguments parsed. Append
-            ``reply.as_message()`` and one ``{"role": "tool", "tool_call_id", "content"}``
-            message per call to continue the conversation.
-
-        Raises:
-            LLMError: also when a tool call's arguments are not a JSON object.
-        """
-        call = _Call(self, "chat", model, messages, purpose, tools)
-        resp = await call.create(temperature=temperature)
-        msg = call.message(resp)
-        calls = [_tool_call(call, tc) for tc in msg.tool_calls or []]
-        call.finish(msg.content or "", tool_calls=[c.name for c in calls], **_meta(resp))
-        return ChatReply(
-            content=msg.content, tool_calls=calls, finish_reason=resp.choices[0].finish_reason
-        )
-
-
-class _Deltas:
-    """Collects a streamed answer chunk by chunk, handing each text delta on at once."""
-
-    def __init__(self, t0: float, send: Callable[[str], None]) -> None:
-        self.t0, self.send = t0, send
-        self.parts: list[str] = []
-        self.model: str | None = None
-        self.usage: Any = None
-        self.reason: str | None = None
-        self.ttft_ms: float | None = None
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    def add(self, chunk: Any) -> None:
-        """Take one ``chat.completion.chunk`` (the usage chunk has no choices)."""
-        self.model = chunk.model or self.model
-        self.usage = chunk.usage or self.usage
-        for choice in chunk.choices[:1]:
-            self.reason = choice.finish_reason or self.reason
-            delta = choice.delta.content if choice.delta else None
-            if delta:
-                if self.ttft_ms is None:
-                    self.ttft_ms = (time.perf_counter() - self.t0) * 1000
-                self.parts.append(delta)
-                self.send(delta)
+            answer = await ex.send(build)
+            if ex.mode == "prompt" and offered:
+                content, raw = parse_tool_reply(answer.text)
+                calls = [_tool_call(c.get("id"), c["name"], c["arguments"]) for c in raw or []]
+            else:
+                content = answer.text or None
+                calls = [_native_call(tc) for tc in answer.tool_calls]
+            bad = [c.name for c in calls if c.error]
+            ex.succeed(
+                answer,
+                content or "",
+                tool_calls=[c.name for c in calls],
+                **({"tool_call_errors": bad} if bad else {}),
+            )
+            reason = "tool_calls" if calls and answer.finish_reason == "stop" else None
+            return ChatReply(
+                content=content, tool_calls=calls, finish_reason=reason or answer.finish_reason
+            )
 
 
-def _problem(exc: ValidationError) -> str:
-    """Summarise a validation error in one line (at most three problems)."""
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or 'output'}: {e['msg']}" for e in exc.errors()[:3]
-    )
+def _user(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": text}
+
+
+def _assistant(text: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": text}
 
 
 def _correction(text: str, name: str, problem: str) -> list[dict[str, Any]]:
     """The messages that show the model its invalid answer and ask again."""
     return [
-        {"role": "assistant", "content": text},
-        {
-            "role": "user",
-            "content": f"That was not valid JSON for the {name} schema ({problem}). "
-            "Answer again with only the JSON object.",
-        },
+        _assistant(text),
+        _user(
+            f"That was not valid JSON for the {name} schema ({problem}). "
+            "Answer again with only the JSON object."
+        ),
     ]
 
 
-def _tool_call(call: _Call, tc: Any) -> ToolCall:
-    """Parse one SDK tool call; arguments must be a JSON object."""
-    fn = getattr(tc, "function", None)
-    if fn is None:
-        raise call.fail(f"{call.where} made a tool call of unsupported type {tc.type!r}")
-    try:
-        args = json.loads(fn.arguments or "{}")
-    except ValueError:
-        args = None
-    if not isinstance(args, dict):
-        raise call.fail(
-            f"{call.where} called tool '{fn.name}' with arguments that are not a JSON "
-            f"object: {fn.arguments[:200]!r}"
+def _native_call(tc: dict[str, Any]) -> ToolCall:
+    """Read one OpenAI tool call dict (``{"id", "type", "function"}``)."""
+    fn = tc.get("function")
+    if not isinstance(fn, dict):
+        return ToolCall(
+            id=tc.get("id") or _call_id(),
+            name=str(tc.get("type") or ""),
+            arguments={},
+            error=f"a tool call of unsupported type {tc.get('type')!r}",
         )
-    return ToolCall(id=tc.id, name=fn.name, arguments=args)
+    return _tool_call(tc.get("id"), fn.get("name"), fn.get("arguments"))
+
+
+def _call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:12]}"
+
+
+def _tool_call(call_id: Any, name: Any, raw: Any) -> ToolCall:
+    """Build a :class:`ToolCall`; unusable arguments give ``arguments == {}`` and an
+    ``error`` that says why, instead of failing the turn."""
+    cid = call_id if isinstance(call_id, str) and call_id else _call_id()
+    if not isinstance(name, str) or not name:
+        return ToolCall(id=cid, name="", arguments={}, error=f"the call names no tool: {name!r}")
+    args, error = _arguments(raw)
+    return ToolCall(id=cid, name=name, arguments=args, error=error)
+
+
+def _arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
+    """Parse a tool call's arguments: a JSON object, given as text (possibly encoded
+    twice, as small models do) or already decoded."""
+    value = raw
+    for _ in range(2):
+        if not isinstance(value, str):
+            break
+        if not value.strip():
+            return {}, None
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            return {}, f"arguments are not valid JSON ({exc}): {raw[:200]!r}"
+    if value is None:
+        return {}, None
+    if not isinstance(value, dict):
+        return {}, f"arguments are not a JSON object but {type(value).__name__}: {str(raw)[:200]!r}"
+    return value, None

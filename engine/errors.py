@@ -11,7 +11,14 @@ from typing import Any
 
 __all__ = [
     "GraphValidationError",
+    "LLMBodyError",
+    "LLMBrokenResponseError",
+    "LLMConnectError",
     "LLMError",
+    "LLMInvalidOutputError",
+    "LLMStatusError",
+    "LLMTimeoutError",
+    "LLMTruncatedError",
     "NodeDeclarationError",
     "NodeModuleError",
     "NodeRunError",
@@ -157,11 +164,108 @@ class NodeRunError(RuntimeError):
 
 
 class LLMError(RuntimeError):
-    """Raised when an LLM call fails after its retries (HTTP error, timeout, bad JSON)."""
+    """Raised when an LLM call fails after its retries; the base of the precise kinds below.
 
-    def __init__(self, message: str) -> None:
+    Every subclass has its ``error_kind``, the machine-readable name the ``llm.failed``
+    event carries, so a node can catch exactly what it can handle and a dashboard can
+    count failures by kind.
+
+    Attributes:
+        message: one text naming the call, model, endpoint, purpose, what went wrong,
+            the number of attempts and what to check.
+        error_kind: ``connect``, ``first_token_timeout``, ``call_timeout``,
+            ``broken_response``, ``not_json``, ``http_status``, ``length``,
+            ``invalid_output``, ``refused``, or ``error`` (this base class).
+        endpoint, model, purpose: where the call went (``None`` when not known).
+        attempts: HTTP attempts made by the call (``0`` when not known).
+    """
+
+    error_kind = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        model: str | None = None,
+        purpose: str | None = None,
+        attempts: int = 0,
+    ) -> None:
         self.message = message
+        self.endpoint, self.model, self.purpose = endpoint, model, purpose
+        self.attempts = attempts
         super().__init__(message)
+
+
+class LLMConnectError(LLMError):
+    """Raised when no connection to the endpoint could be made (refused, DNS, connect
+    time limit): the server is down or the base URL is wrong."""
+
+    error_kind = "connect"
+
+
+class LLMTimeoutError(LLMError):
+    """Raised when a time limit ran out: no first byte (or, streaming, no next chunk)
+    within ``first_token_timeout_s`` (``error_kind == "first_token_timeout"``), or the
+    whole call passed ``call_timeout_s`` (``"call_timeout"``)."""
+
+    def __init__(self, message: str, *, error_kind: str, **where: Any) -> None:
+        self.error_kind = error_kind
+        super().__init__(message, **where)
+
+
+class LLMBrokenResponseError(LLMError):
+    """Raised when the answer broke off: a stream after some text, or a body shorter
+    than announced (the connection dropped mid-answer)."""
+
+    error_kind = "broken_response"
+
+
+class LLMBodyError(LLMError):
+    """Raised when the endpoint answered 2xx with a body that is not JSON, or JSON that
+    is not a chat completion (a proxy's HTML page, a half-written body)."""
+
+    error_kind = "not_json"
+
+
+class LLMStatusError(LLMError):
+    """Raised when the endpoint answered with an HTTP error status.
+
+    Attributes:
+        status: the HTTP status code.
+    """
+
+    error_kind = "http_status"
+
+    def __init__(self, message: str, *, status: int, **where: Any) -> None:
+        self.status = status
+        super().__init__(message, **where)
+
+
+class LLMTruncatedError(LLMError):
+    """Raised when a structured answer stopped at the ``max_tokens`` limit
+    (``finish_reason: "length"``) twice: it is cut-off JSON.
+
+    Attributes:
+        max_tokens: the limit the answer hit.
+    """
+
+    error_kind = "length"
+
+    def __init__(self, message: str, *, max_tokens: int, **where: Any) -> None:
+        self.max_tokens = max_tokens
+        super().__init__(message, **where)
+
+
+class LLMInvalidOutputError(LLMError):
+    """Raised when the model's answer is unusable after one re-ask: JSON invalid for the
+    schema, string fields that only repeat their schema description, or prose that
+    repeats the prompt's instructions (``error_kind == "invalid_output"``), or the model
+    refused (``"refused"``)."""
+
+    def __init__(self, message: str, *, error_kind: str = "invalid_output", **where: Any) -> None:
+        self.error_kind = error_kind
+        super().__init__(message, **where)
 
 
 class ToolError(RuntimeError):

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from pydantic import BaseModel, Field
 
@@ -43,12 +43,22 @@ Messages = list[dict[str, Any]] | str
 
 
 class ToolCall(BaseModel):
-    """One function call the model asked for: ``id`` (quote it in the ``tool`` message
-    that answers), function ``name``, and the parsed JSON ``arguments``."""
+    """One function call the model asked for.
+
+    Attributes:
+        id: quote it as ``tool_call_id`` in the ``tool`` message that answers.
+        name: the function name as the model wrote it (not checked against the tools
+            offered; ``""`` when the model named none).
+        arguments: the parsed JSON object; ``{}`` when ``error`` is set.
+        error: why the call is unusable as written (arguments that are not JSON or not
+            an object, no name), else ``None``. Send it back to the model as the tool
+            result so it can correct itself; the turn goes on.
+    """
 
     id: str
     name: str
     arguments: dict[str, Any]
+    error: str | None = None
 
 
 class ChatReply(BaseModel):
@@ -61,7 +71,8 @@ class ChatReply(BaseModel):
     finish_reason: str | None = None
 
     def as_message(self) -> dict[str, Any]:
-        """Return this reply as an assistant message to append to the conversation."""
+        """Return this reply as an assistant message to append to the conversation
+        (a call with an ``error`` is shown with ``{}`` as its arguments)."""
         msg: dict[str, Any] = {"role": "assistant", "content": self.content}
         if self.tool_calls:
             msg["tool_calls"] = [
@@ -84,11 +95,26 @@ class LLMHandle(Protocol):
         messages: OpenAI chat messages (``[{"role": "user", "content": "..."}]``), or a
             string meaning one user message.
         purpose: the task asking, e.g. ``"output_v1.answer"`` (default: the node kind);
-            shown in the trace and used by the offline model to pick its answer.
+            shown in the trace, used by the offline model to pick its answer and to
+            look up ``max_tokens``.
         temperature: sampling temperature; omitted from the request when ``None``.
+        max_tokens: the answer's token limit, always sent; ``None`` takes the config's
+            ``max_tokens`` for the purpose, else for the node kind, else ``default``.
+        hints: structured facts about the request that the model need not see (the
+            question, a draft ...). Only the offline model receives them, as
+            ``request["hints"]`` in its responders; a real endpoint never does.
 
-    Every method raises :class:`~cogpipe.engine.errors.LLMError` when the endpoint fails
-    after its retries, times out, or answers with something unusable.
+    Guarantees:
+        * Every HTTP attempt is traced: ``llm.request`` (``attempt`` 1, 2, ...) and then
+          exactly one ``llm.response`` or ``llm.failed`` (``error_kind``, ``final``).
+        * Retries (connection errors, 408/409/429/5xx, bodies that are not JSON or
+          broke off) and mode step-downs happen inside; a call never takes longer than
+          the config's ``call_timeout_s``.
+        * Failures raise an :class:`~cogpipe.engine.errors.LLMError` subclass whose
+          ``error_kind`` says what happened: ``connect``, ``first_token_timeout``,
+          ``call_timeout``, ``broken_response``, ``not_json``, ``http_status``,
+          ``length``, ``invalid_output``, ``refused``.
+        * Token counts the endpoint did not report are ``null`` in ``llm.response``.
     """
 
     async def complete(
@@ -98,20 +124,83 @@ class LLMHandle(Protocol):
         *,
         purpose: str | None = None,
         temperature: float | None = None,
+        max_tokens: int | None = None,
+        hints: Mapping[str, Any] | None = None,
     ) -> str:
-        """Return the model's text answer (``""`` when it has none)."""
+        """Return the model's text answer (``""`` when it has none).
+
+        An answer cut off at ``max_tokens`` is returned with a visible mark at its end
+        (``" […cut off at N tokens]"``; ``truncated: true`` in ``llm.response``). An
+        answer that repeats the system prompt
+        (:func:`~cogpipe.engine.guards.echoes_prompt`) is re-asked once.
+
+        Raises:
+            LLMInvalidOutputError: the re-asked answer repeats the prompt again
+                (``error_kind == "invalid_output"``): use the node's fallback.
+        """
         ...
 
+    @overload
     async def structured(
         self,
         model: str,
         messages: Messages,
         schema: type[M],
         *,
+        name: str | None = None,
         purpose: str | None = None,
         temperature: float | None = None,
-    ) -> M:
-        """Return the answer as an instance of ``schema`` (structured output)."""
+        max_tokens: int | None = None,
+        hints: Mapping[str, Any] | None = None,
+    ) -> M: ...
+
+    @overload
+    async def structured(
+        self,
+        model: str,
+        messages: Messages,
+        schema: dict[str, Any],
+        *,
+        name: str | None = None,
+        purpose: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        hints: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def structured(
+        self,
+        model: str,
+        messages: Messages,
+        schema: type[BaseModel] | dict[str, Any],
+        *,
+        name: str | None = None,
+        purpose: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        hints: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Return the answer as a ``schema`` instance (pydantic model class) or as a
+        dict valid for ``schema`` (a JSON Schema dict, checked with ``jsonschema``).
+
+        The request follows the config's ``structured_output`` mode (``json_schema``,
+        strict where the schema allows; ``json_object``; ``prompt``). The answer's JSON
+        may be bare, fenced or inside prose. It is invalid when it does not validate or
+        when a string field only repeats its own schema ``description``; an invalid or
+        cut-off (``finish_reason: "length"``) answer is re-asked once, quoting the
+        problem.
+
+        Args:
+            schema: a pydantic model class, or a JSON Schema (draft 2020-12) dict.
+            name: the schema's name (``[a-zA-Z0-9_-]``, default: the class name or the
+                dict's ``title``; a dict needs one of them).
+
+        Raises:
+            LLMInvalidOutputError: the second answer is invalid too
+                (``invalid_output``), or the model refused (``refused``).
+            LLMTruncatedError: the second answer was cut off too: "cut off at N tokens".
+            ValueError, TypeError: ``schema`` is not a usable schema (a bug in the caller).
+        """
         ...
 
     async def stream(
@@ -122,9 +211,20 @@ class LLMHandle(Protocol):
         purpose: str | None = None,
         on_delta: Callable[[str], None] | None = None,
         temperature: float | None = None,
+        max_tokens: int | None = None,
+        hints: Mapping[str, Any] | None = None,
     ) -> str:
         """Stream the answer (each delta to ``on_delta``, default ``ctx.stream``) and
-        return the whole text."""
+        return the whole text.
+
+        A cut-off answer gets the truncation mark as a last delta too. Streamed text
+        cannot be re-asked, so the prompt-echo check is the caller's:
+        ``echoes_prompt(text, messages)`` after the call.
+
+        Raises:
+            LLMBrokenResponseError: the stream broke off after some text (the deltas
+                sent stay sent; a stream that broke before any text is retried).
+        """
         ...
 
     async def chat(
@@ -135,9 +235,23 @@ class LLMHandle(Protocol):
         tools: list[dict[str, Any]] | None = None,
         purpose: str | None = None,
         temperature: float | None = None,
+        max_tokens: int | None = None,
+        hints: Mapping[str, Any] | None = None,
     ) -> ChatReply:
-        """One assistant turn that may call the offered ``tools`` (OpenAI function
-        tools); returns the text and the tool calls with parsed arguments."""
+        """One assistant turn that may call the offered ``tools``.
+
+        Args:
+            tools: OpenAI function tools, ``{"type": "function", "function": {"name",
+                "description", "parameters"}}``; a bare function dict is wrapped. Sent
+                as ``tools=`` or, in the ``prompt`` tool mode, described in the system
+                prompt (:mod:`~cogpipe.engine.protocol`).
+
+        Returns:
+            The text and the tool calls. A call whose arguments cannot be used has
+            ``arguments == {}`` and ``error`` set; names are not checked. Append
+            ``reply.as_message()`` and one ``{"role": "tool", "tool_call_id",
+            "content"}`` message per call to continue the conversation (both modes).
+        """
         ...
 
 

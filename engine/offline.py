@@ -13,11 +13,21 @@ Node modules teach it their tasks by registering *responders* by purpose (the
     def _analyse(messages: list[dict], request: dict) -> dict:
         return {"intent": "chat", "reflex": True}
 
-A responder returns the text content (``str``), the structured JSON object (``dict`` or
-a pydantic model), or ``{"tool_calls": [{"name": ..., "arguments": {...}}]}``. A purpose
-``"kind.task"`` falls back to a responder registered for ``"kind"``. Without a
-responder the model answers deterministically: a schema-valid minimal object for
-``json_schema`` requests, otherwise a short text quoting the last user message.
+A responder gets the request's ``messages`` and the whole request body, and returns
+the text content (``str``), the structured JSON object (``dict`` or a pydantic model),
+or ``{"tool_calls": [{"name": ..., "arguments": {...}}]}``. A purpose ``"kind.task"``
+falls back to a responder registered for ``"kind"``. Without a responder the model
+answers deterministically: a schema-valid minimal object for structured requests,
+otherwise a short text quoting the last user message.
+
+Responders see every request as the native modes send it, whatever the client's
+``structured_output`` and ``tool_calls`` modes: a ``json_object`` or ``prompt``
+request arrives with ``response_format`` ``json_schema``, a ``prompt``-mode tool request
+with ``tools`` and ``tool``/``tool_calls`` messages
+(:func:`~cogpipe.engine.protocol.from_prompt_protocol`); answers go back in the mode
+the request used. ``request["hints"]`` is always a dict: the ``hints`` the node passed
+to its ``ctx.llm`` call (sent in-process as the JSON header ``X-Cogpipe-Hints``, which
+only the offline transport carries), ``{}`` when there are none.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import anyio
 import httpx2
 from pydantic import BaseModel
 
+from .protocol import TOOLS_HEADING, from_prompt_protocol
 from .schemas import sample_for_schema
 
 __all__ = [
@@ -133,13 +144,20 @@ class OfflineModel:
                 return fn
         return None
 
-    def respond(self, request: dict[str, Any], purpose: str | None) -> dict[str, Any]:
+    def respond(
+        self,
+        request: dict[str, Any],
+        purpose: str | None,
+        hints: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Answer one chat-completions request body with a full ``chat.completion`` body.
 
         Args:
             request: the request JSON (``model``, ``messages``, optional ``tools``,
-                ``response_format``, ...).
+                ``response_format``, ...), in any structured-output or tool mode.
             purpose: the ``X-Cogpipe-Purpose`` header value, or ``None``.
+            hints: the ``X-Cogpipe-Hints`` header's object, given to responders as
+                ``request["hints"]``.
 
         Returns:
             A ``chat.completion`` object with ``usage``, as OpenAI returns it.
@@ -147,9 +165,9 @@ class OfflineModel:
         Raises:
             Whatever a registered responder raises.
         """
-        messages = request.get("messages") or []
+        native = {**from_prompt_protocol(request), "hints": dict(hints or {})}
         fn = self.responder_for(purpose)
-        result = fn(messages, request) if fn is not None else self.fallback(request)
+        result = fn(native["messages"], native) if fn is not None else self.fallback(native)
         return self.completion(result, request)
 
     def fallback(self, request: dict[str, Any]) -> Any:
@@ -172,7 +190,13 @@ class OfflineModel:
         finish = "stop"
         if isinstance(result, BaseModel):
             result = result.model_dump(mode="json")
-        if isinstance(result, dict) and "tool_calls" in result:
+        if isinstance(result, dict) and "tool_calls" in result and _prompt_tools(request):
+            shown = [
+                {"name": c["name"], "arguments": c.get("arguments", {})}
+                for c in result["tool_calls"]
+            ]
+            message["content"] = json.dumps({"tool_calls": shown}, ensure_ascii=False)
+        elif isinstance(result, dict) and "tool_calls" in result:
             message["content"] = result.get("content")
             message["tool_calls"] = [_tool_call(i, c) for i, c in enumerate(result["tool_calls"])]
             finish = "tool_calls"
@@ -279,7 +303,11 @@ class OfflineModel:
             return _error(400, "request body needs a 'messages' list")
         purpose = request.headers.get("x-cogpipe-purpose")
         try:
-            completion = self.respond(body, purpose)
+            hints = json.loads(request.headers.get("x-cogpipe-hints") or "{}")
+        except ValueError as exc:
+            return _error(400, f"the X-Cogpipe-Hints header is not JSON: {exc}")
+        try:
+            completion = self.respond(body, purpose, hints)
         except Exception as exc:
             return _error(
                 500,
@@ -292,6 +320,14 @@ class OfflineModel:
         return httpx2.Response(
             200, headers={"content-type": "text/event-stream"}, content=self.sse(completion, usage)
         )
+
+
+def _prompt_tools(request: Mapping[str, Any]) -> bool:
+    """Whether ``request`` offers tools by the prompt protocol (no native ``tools``)."""
+    messages = request.get("messages") or []
+    first = messages[0] if messages else {}
+    content = first.get("content") if first.get("role") == "system" else None
+    return not request.get("tools") and isinstance(content, str) and TOOLS_HEADING in content
 
 
 def _tool_call(index: int, call: Mapping[str, Any]) -> dict[str, Any]:

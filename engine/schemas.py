@@ -1,9 +1,11 @@
 """JSON schemas for OpenAI structured outputs: strict-mode conversion and valid samples.
 
-:func:`response_format` turns a pydantic model into the ``response_format`` the LLM
-client sends (``json_schema``; strict where OpenAI's strict mode can express the model,
-see :func:`strict_schema`). :func:`sample_for_schema` builds a minimal instance of a
-schema, which is how the offline model answers structured requests it was not taught.
+:func:`response_format` turns a pydantic model or a JSON Schema into the
+``response_format`` the LLM client sends (``json_schema``; strict where OpenAI's strict
+mode can express it, see :func:`strict_schema`). :func:`drop_optional_nulls` undoes the
+one change strict mode makes to the *values* (optional fields arrive as ``null``).
+:func:`sample_for_schema` builds a minimal instance of a schema, which is how the
+offline model answers structured requests it was not taught.
 """
 
 from __future__ import annotations
@@ -14,24 +16,59 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["response_format", "sample_for_schema", "strict_schema"]
+__all__ = [
+    "drop_optional_nulls",
+    "resolve_ref",
+    "response_format",
+    "sample_for_schema",
+    "schema_name",
+    "strict_schema",
+]
 
 
-def response_format(schema: type[BaseModel]) -> dict[str, Any]:
-    """Return the OpenAI ``response_format`` (``json_schema``) for a pydantic model.
+def response_format(
+    schema: type[BaseModel] | dict[str, Any], name: str | None = None
+) -> dict[str, Any]:
+    """Return the OpenAI ``response_format`` (``json_schema``) for a model or a schema.
+
+    Args:
+        schema: a pydantic model class, or a JSON Schema (draft 2020-12) of an object.
+        name: the schema's name (default: the class name, else the schema's ``title``).
 
     Returns:
         ``{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``: strict
-        (see :func:`strict_schema`) when the model's schema allows it, else the plain
-        pydantic schema with ``"strict": false``. ``name`` is the class name, reduced to
-        the characters OpenAI accepts.
+        (see :func:`strict_schema`) when the schema allows it, else the plain schema
+        with ``"strict": false``.
+
+    Raises:
+        ValueError: a dict schema with neither ``name`` nor a ``title``.
     """
-    plain = schema.model_json_schema()
-    strict, name = strict_schema(plain), re.sub(r"[^a-zA-Z0-9_-]", "_", schema.__name__)[:64]
+    plain = schema if isinstance(schema, dict) else schema.model_json_schema()
+    strict = strict_schema(plain)
     return {
         "type": "json_schema",
-        "json_schema": {"name": name, "schema": strict or plain, "strict": strict is not None},
+        "json_schema": {
+            "name": schema_name(schema, name),
+            "schema": strict or plain,
+            "strict": strict is not None,
+        },
     }
+
+
+def schema_name(schema: type[BaseModel] | dict[str, Any], name: str | None = None) -> str:
+    """Return the name OpenAI gets for a schema: ``name``, the class name, or the dict's
+    ``title``, reduced to the 64 characters ``[a-zA-Z0-9_-]`` it accepts.
+
+    Raises:
+        ValueError: a dict schema with neither ``name`` nor a ``title``.
+    """
+    given = name or (schema.get("title") if isinstance(schema, dict) else schema.__name__)
+    if not isinstance(given, str) or not given:
+        raise ValueError(
+            "a JSON Schema dict needs a name: pass name='...' (letters, digits, _ or -) "
+            "or give the schema a 'title'"
+        )
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", given)[:64]
 
 
 # What OpenAI's strict mode accepts (Structured Outputs guide, "Supported schemas").
@@ -78,8 +115,11 @@ def strict_schema(node: Any) -> Any:
     Strict mode (OpenAI "Structured Outputs" guide) needs every property required,
     ``additionalProperties: false``, a type on every value, no ``default``, no siblings
     beside ``$ref``, and only its supported keywords and formats. ``oneOf`` becomes
-    ``anyOf``. ``None`` means the schema cannot be made strict (``dict``/``Any``
-    fields, string length limits, tuples ...), so the caller sends it non-strict.
+    ``anyOf``. A property that was optional becomes required but nullable (OpenAI's
+    way to express optional fields); :func:`drop_optional_nulls` removes those
+    ``null`` values again. ``None`` means the schema cannot be made strict
+    (``dict``/``Any`` fields, string length limits, tuples ...), so the caller sends it
+    non-strict.
 
     Args:
         node: a JSON schema (not modified).
@@ -107,9 +147,64 @@ def _strict(node: Any) -> Any:
     if out.get("type") == "object" or "properties" in out:
         if out.get("additionalProperties", False) is not False or "properties" not in out:
             return None  # dict[str, X]: free-form keys are not allowed in strict mode
+        required = set(out.get("required", []))
+        for key, prop in out["properties"].items():
+            if key not in required and not _allows_null(prop):
+                out["properties"][key] = {"anyOf": [prop, {"type": "null"}]}
         out["additionalProperties"], out["required"] = False, list(out["properties"])
     if not {"type", "$ref", "anyOf", "enum", "const"} & set(out):
         return None  # Any: strict mode needs a type
+    return out
+
+
+def _allows_null(node: dict[str, Any]) -> bool:
+    kind = node.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    return any(_allows_null(b) for b in node.get("anyOf", []) if isinstance(b, dict))
+
+
+def drop_optional_nulls(value: Any, schema: dict[str, Any]) -> Any:
+    """Remove ``null`` values of optional properties, as :func:`strict_schema` lets the
+    model send them, so ``value`` validates against the original ``schema``.
+
+    A key is dropped when its value is ``None`` and no object schema that applies at
+    that place (following ``$ref`` and ``anyOf``/``oneOf``/``allOf``) requires it.
+    ``value`` is not modified.
+
+    Args:
+        value: a decoded JSON value.
+        schema: the original (not strict) JSON Schema.
+    """
+    return _drop(value, schema, schema, 0)
+
+
+def _drop(value: Any, node: Any, root: dict[str, Any], depth: int) -> Any:
+    if not isinstance(node, dict) or depth > 32:
+        return value
+    nodes = _branches(resolve_ref(node, root), root, depth)
+    if isinstance(value, list):
+        items = [n["items"] for n in nodes if isinstance(n.get("items"), dict)]
+        return [_drop(v, items[0], root, depth + 1) if items else v for v in value]
+    if not isinstance(value, dict):
+        return value
+    objects = [n for n in nodes if "properties" in n]
+    out = {}
+    for key, item in value.items():
+        where = [n for n in objects if key in n["properties"]]
+        if item is None and where and not any(key in n.get("required", []) for n in where):
+            continue
+        out[key] = _drop(item, where[0]["properties"][key], root, depth + 1) if where else item
+    return out
+
+
+def _branches(node: dict[str, Any], root: dict[str, Any], depth: int) -> list[dict[str, Any]]:
+    """``node`` and, recursively, the schemas of its ``anyOf``/``oneOf``/``allOf``."""
+    out = [node]
+    for key in ("anyOf", "oneOf", "allOf"):
+        for branch in node.get(key) or []:
+            if isinstance(branch, dict) and depth < 32:
+                out += _branches(resolve_ref(branch, root), root, depth + 1)
     return out
 
 
@@ -128,7 +223,13 @@ def sample_for_schema(schema: dict[str, Any], text: str = "") -> Any:
     return _sample(schema, schema, text or "offline", 0)
 
 
-def _resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+def resolve_ref(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """Return ``node`` with a local ``$ref`` (``#/$defs/X``) replaced by its target
+    (sibling keys of the ``$ref`` win); other nodes come back as they are.
+
+    Raises:
+        KeyError: the reference points at nothing in ``root``.
+    """
     while "$ref" in node:
         target: Any = root
         for part in node["$ref"].removeprefix("#/").split("/"):
@@ -152,7 +253,7 @@ _FORMATS = {
 
 
 def _sample(node: dict[str, Any], root: dict[str, Any], text: str, depth: int) -> Any:
-    node = _resolve(node, root)
+    node = resolve_ref(node, root)
     for key in ("const", "default"):
         if key in node:
             return node[key]
@@ -160,7 +261,7 @@ def _sample(node: dict[str, Any], root: dict[str, Any], text: str, depth: int) -
         return node["enum"][0]
     variants = node.get("anyOf") or node.get("oneOf") or node.get("allOf")
     if variants:
-        usable = [v for v in variants if _resolve(v, root).get("type") != "null"]
+        usable = [v for v in variants if resolve_ref(v, root).get("type") != "null"]
         return _sample((usable or variants)[0], root, text, depth)
     kind = node.get("type", "object" if "properties" in node else "string")
     if isinstance(kind, list):

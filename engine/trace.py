@@ -9,9 +9,10 @@ Event types (``type``): ``session.started``, ``run.started``, ``run.finished``,
 ``run.failed``, ``run.cancelled``, ``node.started``, ``node.finished``,
 ``node.skipped``, ``node.failed``, ``node.cancelled``, ``edge.fired``,
 ``output.delta``, ``graph.switched``, plus whatever nodes and services emit
-(``llm.request``, ``llm.response``, ``tool.started``, ``tool.finished``,
-``tool.failed``, ``ui.controls``, ``sensor.flag``, ``memory.updated``). A ``node.failed``
-``data`` says whether the node was ``critical``; a non-critical failure does not end the run.
+(``llm.request``, ``llm.response``, ``llm.failed``, ``llm.mode_changed``,
+``tool.started``, ``tool.finished``, ``tool.failed``, ``ui.controls``,
+``sensor.flag``, ``memory.updated``). A ``node.failed`` event's ``data`` says whether
+the node was ``critical``; a non-critical failure does not end the run.
 """
 
 from __future__ import annotations

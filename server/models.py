@@ -85,8 +85,9 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     llm: dict[str, Any] = Field(
-        description="{mode: offline|remote, base_url, models: {alias: name}, timeout_s, "
-        "max_retries}"
+        description="{mode: offline|remote, base_url, models: {alias: name}, "
+        "structured_output, tool_calls, connect_timeout_s, first_token_timeout_s, "
+        "call_timeout_s, max_retries}"
     )
     tools: list[ToolServerStatus]
     default_graph: str | None

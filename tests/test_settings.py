@@ -40,7 +40,8 @@ def test_precedence_arguments_then_environment_then_file(tmp_path: Path) -> None
     config = tmp_path / "cogpipe.yaml"
     config.write_text(
         "default_graph: v1-current\nring_size: 7\nport: 9000\n"
-        "llm:\n  base_url: http://file.example/v1\n  models: {fast: small-model}\n  timeout_s: 5\n"
+        "llm:\n  base_url: http://file.example/v1\n  models: {fast: small-model}\n"
+        "  first_token_timeout_s: 5\n"
         "tool_servers:\n  - {name: time, command: [python, -m, mcp_server_time]}\n"
     )
     settings = Settings.load(
@@ -62,7 +63,7 @@ def test_precedence_arguments_then_environment_then_file(tmp_path: Path) -> None
         "smart": "gpt-4o",
         "default": "gpt-4o-mini",
     }
-    assert settings.llm.timeout_s == 5
+    assert settings.llm.first_token_timeout_s == 5
     assert (settings.ring_size, settings.port) == (9, 9100)
     assert settings.session_db == "memory"
     assert settings.trace_max_bytes == 2_000_000
@@ -110,14 +111,35 @@ def test_settings_built_in_code_read_nothing_else(monkeypatch: pytest.MonkeyPatc
     assert Settings().ring_size == 2000
 
 
+def test_the_old_timeout_s_still_sets_the_first_token_limit_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "old.yaml"
+    config.write_text("llm: {timeout_s: 12}\n")
+    assert Settings.load({"COGPIPE_CONFIG": str(config)}).llm.first_token_timeout_s == 12
+    assert Settings.load({"COGPIPE_LLM_TIMEOUT_S": "7"}).llm.first_token_timeout_s == 7
+    assert "llm.timeout_s (COGPIPE_LLM_TIMEOUT_S) is deprecated" in caplog.text
+    given = LLMConfig(timeout_s=3, first_token_timeout_s=4)  # type: ignore[call-arg]
+    assert given.first_token_timeout_s == 4  # the new name wins
+
+
+def test_max_tokens_come_from_json_and_keep_a_default() -> None:
+    settings = Settings.load({"COGPIPE_LLM_MAX_TOKENS": '{"output_v1.answer": 600}'})
+    assert settings.llm.max_tokens == {"default": 1024, "output_v1.answer": 600}
+    assert settings.llm.tokens_for("output_v1.answer", "output_v1") == 600
+    assert settings.llm.tokens_for("input_v1.analyse", "input_v1") == 1024
+    with pytest.raises(SettingsError, match="max_tokens must be at least 1; not so for x"):
+        Settings.load({"COGPIPE_LLM_MAX_TOKENS": '{"x": 0}'})
+
+
 def test_a_bad_value_names_the_key_and_its_variable(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
-    config.write_text("ring_size: -3\nllm: {timeout_s: soon}\n")
+    config.write_text("ring_size: -3\nllm: {call_timeout_s: soon}\n")
     with pytest.raises(SettingsError) as err:
         Settings.load({"COGPIPE_CONFIG": str(config)})
     assert err.value.message.splitlines() == [
         f"invalid settings (config file {config}):",
-        "  llm.timeout_s (COGPIPE_LLM_TIMEOUT_S): Input should be a valid number, "
+        "  llm.call_timeout_s (COGPIPE_LLM_CALL_TIMEOUT_S): Input should be a valid number, "
         "unable to parse string as a number; got 'soon'",
         "  ring_size (COGPIPE_RING_SIZE): Input should be greater than 0; got -3",
     ]

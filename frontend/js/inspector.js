@@ -25,9 +25,11 @@ function ports(list) {
 function llmCall(c) {
   const tokens = c.tokens_in !== undefined ? `${c.tokens_in ?? '?'} → ${c.tokens_out ?? '?'} tokens` : '';
   return h('li', { class: `call ${c.status}`, testid: 'inspector-llm-call' },
-    h('div', {}, h('b', {}, c.model ?? '?'), c.purpose ? ` · ${c.purpose}` : ''),
+    h('div', {}, h('b', {}, c.model ?? '?'), c.purpose ? ` · ${c.purpose}` : '',
+      c.attempt > 1 ? ` · attempt ${c.attempt}` : ''),
     h('div', { class: 'muted' }, [tokens, c.latency_ms !== undefined ? `latency ${ms(c.latency_ms)}` : '',
-      c.ttft_ms !== undefined ? `first token ${ms(c.ttft_ms)}` : '', c.status === 'pending' ? 'waiting…' : '']
+      c.ttft_ms !== undefined ? `first token ${ms(c.ttft_ms)}` : '', c.truncated ? 'cut off at max_tokens' : '',
+      c.status === 'pending' ? 'waiting…' : '']
       .filter(Boolean).join(' · ')),
     c.error ? h('div', { class: 'err' }, c.error) : null,
     c.output ? h('pre', {}, show(c.output)) : null);

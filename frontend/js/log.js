@@ -20,7 +20,9 @@ export function describe(ev) {
     case 'edge.fired': return `${d.from} → ${d.to}: ${cut(d.preview, 90)}`;
     case 'output.delta': return JSON.stringify(d.text ?? '');
     case 'ui.controls': return `v${d.version}: ${(d.controls ?? []).map((c) => c.id).join(', ')}`;
-    case 'llm.request': return `${d.model} · ${d.purpose ?? ''}`;
+    case 'llm.request':
+      return `${d.model} · ${d.purpose ?? ''}` + (d.attempt > 1 ? ` · attempt ${d.attempt} after ${d.after}` : '');
+    case 'llm.mode_changed': return `${d.model}: ${d.setting} ${d.from} → ${d.to}`;
     case 'llm.response':
       return `${d.model} · ${d.tokens_in ?? '?'}→${d.tokens_out ?? '?'} tokens · ${ms(d.latency_ms)}` +
         (d.ttft_ms !== undefined ? ` · first token ${ms(d.ttft_ms)}` : '');

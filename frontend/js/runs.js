@@ -80,7 +80,7 @@ export class Runs {
       }
       case 'llm.request':
         node?.llm.push({ call: d.call, model: d.model, purpose: d.purpose, prompt: d.prompt,
-          start: ev.ts, status: 'pending' });
+          attempt: d.attempt, start: ev.ts, status: 'pending' });
         break;
       case 'llm.response':
       case 'llm.failed': {

@@ -63,7 +63,11 @@ async def test_offline_answers_plain_text_deterministically(offline_llm: LLMClie
     assert offline_llm.info() == {
         "mode": "offline",
         "base_url": None,
-        "timeout_s": 60,
+        "structured_output": "auto",
+        "tool_calls": "auto",
+        "connect_timeout_s": 10,
+        "first_token_timeout_s": 30,
+        "call_timeout_s": 120,
         "max_retries": 2,
         "models": dict.fromkeys(["fast", "smart", "default"], "offline"),
     }

@@ -85,15 +85,15 @@ def test_strict_schema_rewrites_what_strict_mode_needs_and_refuses_the_rest() ->
     before = json.dumps(plain)
     assert strict_schema(plain) == {
         "type": "object",
-        "properties": {
-            "when": {"type": "string", "format": "date-time"},
-            "sub": {"$ref": "#/$defs/Sub"},
+        "properties": {  # optional, so nullable (an optional null is already nullable)
+            "when": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+            "sub": {"anyOf": [{"$ref": "#/$defs/Sub"}, {"type": "null"}]},
             "either": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
         },
         "$defs": {
             "Sub": {
                 "type": "object",
-                "properties": {"x": {"type": "number"}},
+                "properties": {"x": {"anyOf": [{"type": "number"}, {"type": "null"}]}},
                 "additionalProperties": False,
                 "required": ["x"],
             }
