@@ -12,27 +12,18 @@ context line of the next turn. The strategy node runs off the answer's critical 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from cogpipe.engine.errors import LLMInvalidOutputError
 from cogpipe.engine.node import Node, RunContext
-from cogpipe.engine.offline import offline_responder
 from cogpipe.engine.session import Session
+from cogpipe.engine.tools import ToolInfo, describe_tools
 
-from . import rules
-from .prompts import (
-    PromptParams,
-    fields,
-    fields_of,
-    history,
-    last_user,
-    system,
-    tool_listing,
-    tools_of,
-    user,
-)
+from .fallbacks import MODEL_FAULTS, fell_back
+from .plans import plan_schema, step_problems
+from .prompts import PromptParams, fields, history, listed_tools, system, tool_specs, user
 from .purposes import GUIDE, PLAN
 from .purposes import STRATEGY as STRATEGY_PURPOSE
 from .types import Command, DirectorPlan, Guidance, Response
@@ -53,6 +44,8 @@ listed below. Give the goal, the ordered tool_sequence (tool name exactly as lis
 arguments as that tool's parameters say, why; empty when no tool is needed), a
 response_style, and controls only when the user asks for UI elements (counters,
 switches, state machines)."""
+REASK = """That plan cannot run: {problems}. Answer again with the corrected plan, only
+the JSON object; use only the tools listed, with the arguments their parameters say."""
 
 
 class DirectorV1Params(PromptParams):
@@ -70,8 +63,11 @@ class DirectorV1(Node[DirectorV1Params]):
     without guidance. The LLM (purpose ``director_v1.plan``) sees the context lines and
     the last ``history_turns`` turns. ``context()`` contributes the strategy line kept by
     ``director_strategy_v1`` (``Strategy: ...``), so list this node under ``context:``.
+    When the model gives no usable plan (after the client's re-ask), the thinker runs
+    without guidance (``fallback.used``).
 
-    Offline: the plan names the tool steps from ``nodes.rules.tool_steps``.
+    Hints for the offline model: ``{"message", "tools"}``. Offline: the plan names the
+    steps the offline planner finds.
 
     YAML::
 
@@ -95,13 +91,21 @@ class DirectorV1(Node[DirectorV1Params]):
         analysis, params = inputs.command.analysis, self.params
         if not (analysis.needs_data or analysis.needs_tools or analysis.complexity == "complex"):
             return self.Outputs()
+        text = inputs.command.source_text
         messages = [
             system(params.prompt, ctx.context, params.persona),
             *history(ctx.session, params.history_turns),
-            user(inputs.command.source_text),
+            user(text),
         ]
-        text = await ctx.llm.complete(params.model, messages, purpose=GUIDE)
-        return self.Outputs(plan=Guidance(plan=text.strip()) if text.strip() else None)
+        hints = {"message": text, "tools": tool_specs(await listed_tools(ctx))}
+        try:
+            guide = await ctx.llm.complete(
+                params.model, messages, purpose=GUIDE, max_tokens=params.max_tokens, hints=hints
+            )
+        except MODEL_FAULTS as exc:
+            fell_back(ctx, GUIDE, exc, "no guidance")
+            return self.Outputs()
+        return self.Outputs(plan=Guidance(plan=guide.strip()) if guide.strip() else None)
 
     def context(self, session: Session) -> list[str]:
         strategy = session.state.get(NAMESPACE, {}).get("strategy")
@@ -123,14 +127,17 @@ class DirectorStrategy(Node[DirectorStrategyParams]):
     LLM (purpose ``director_strategy_v1.update``) for a new strategy line from the
     previous one, the recent topics, the request and the answer, stores it in
     ``session.state["director"]["strategy"]`` and emits ``strategy.updated``
-    ``{"strategy"}``. Reflex turns (no command) keep the strategy and call no LLM.
+    ``{"strategy"}``. Reflex turns (no command) keep the strategy and call no LLM; so
+    does a turn whose model gives no usable line (``fallback.used``). A non-critical
+    node in the shipped graph: its failure never costs the answer.
 
-    Offline: the strategy names the recent topics.
+    Hints for the offline model: ``{"topics"}``. Offline: the strategy names the recent
+    topics.
 
     YAML::
 
         nodes:
-          strategy: {kind: director_strategy_v1, params: {model: fast}}
+          strategy: {kind: director_strategy_v1, critical: false, params: {model: fast}}
         edges:
           - output.response -> strategy.response
           - input.command -> strategy.command
@@ -154,13 +161,19 @@ class DirectorStrategy(Node[DirectorStrategyParams]):
             answer=inputs.response.text,
         )
         params = self.params
-        text = await ctx.llm.complete(
-            params.model,
-            [system(params.prompt, persona=params.persona), user(prompt)],
-            purpose=STRATEGY_PURPOSE,
-        )
-        line = " ".join(text.split())[:240]
         state["topics"] = topics
+        try:
+            text = await ctx.llm.complete(
+                params.model,
+                [system(params.prompt, persona=params.persona), user(prompt)],
+                purpose=STRATEGY_PURPOSE,
+                max_tokens=params.max_tokens,
+                hints={"topics": topics},
+            )
+        except MODEL_FAULTS as exc:
+            fell_back(ctx, STRATEGY_PURPOSE, exc, "the previous strategy")
+            return
+        line = " ".join(text.split())[:240]
         if line:
             state["strategy"] = line
             ctx.emit("strategy.updated", {"strategy": line})
@@ -176,16 +189,23 @@ class DirectorV2Params(PromptParams):
 
 
 class DirectorV2(Node[DirectorV2Params]):
-    """Turn every command into a ``DirectorPlan``: goal, tool sequence, response style.
+    """Turn every command into a ``DirectorPlan`` that can only name real tools.
 
     One structured LLM call (purpose ``director_v2.plan``) whose prompt lists the
-    available tools (``await ctx.tools.list()``: name, arguments, description), the
+    offered tools (``cogpipe.engine.tools.describe_tools``: names, titles, hints,
+    parameters with types, required flags, allowed values and descriptions), the
     context lines and the last ``history_turns`` turns, so a follow-up ("and in
-    Paris?") is planned with its subject. Steps past ``max_steps`` are dropped. The
-    plan may also carry UI controls the user asked for. Always fires, even when no tool
-    is needed (an empty ``tool_sequence``).
+    Paris?") is planned with its subject. The answer's schema is built per turn
+    (``nodes.plans.plan_schema``): a step's ``tool`` is one of the listed names. Every
+    kept step (the first ``max_steps``) is then checked against its tool's input schema
+    (``nodes.plans.step_problems``); a plan that fails is shown to the model once with
+    the problems quoted (``plan.rejected`` ``{"attempt", "problems"}``), and a second
+    failure fails the node with an ``LLMInvalidOutputError`` naming the step, the tool
+    and the rule broken. The plan may also carry UI controls the user asked for. Always
+    fires, even when no tool is needed (an empty ``tool_sequence``).
 
-    Offline: ``nodes.rules`` picks the steps (only tools that are listed) and controls.
+    Hints for the offline model: ``{"message", "tools"}``. Offline: the offline planner
+    picks the steps over the listed tools, plus the requested controls.
 
     YAML::
 
@@ -205,50 +225,54 @@ class DirectorV2(Node[DirectorV2Params]):
         plan: DirectorPlan | None = None
 
     async def run(self, inputs: Inputs, ctx: RunContext) -> Outputs:
-        params, handle = self.params, tools_of(ctx)
-        listing = tool_listing(await handle.list() if handle is not None else [])
+        params, text = self.params, inputs.command.source_text
+        tools = await listed_tools(ctx)
+        prompt = f"{params.prompt}\n\nTools:\n{describe_tools(tools)}"
         messages = [
-            system(f"{params.prompt}\n\nTools:\n{listing}", ctx.context, params.persona),
+            system(prompt, ctx.context, params.persona),
             *history(ctx.session, params.history_turns),
-            user(inputs.command.source_text),
+            user(text),
         ]
-        plan = await ctx.llm.structured(params.model, messages, DirectorPlan, purpose=PLAN)
+        hints = {"message": text, "tools": tool_specs(tools)}
+        problems: list[str] = []
+        for attempt in (1, 2):
+            answer = await ctx.llm.structured(
+                params.model,
+                messages,
+                plan_schema(tools),
+                name="DirectorPlan",
+                purpose=PLAN,
+                max_tokens=params.max_tokens,
+                hints=hints,
+            )
+            plan, problems = self.check(answer, tools)
+            if plan is not None:
+                return self.Outputs(plan=plan)
+            ctx.emit("plan.rejected", {"attempt": attempt, "problems": problems})
+            reask = REASK.format(problems="; ".join(problems))
+            messages = [
+                *messages,
+                {"role": "assistant", "content": json.dumps(answer)},
+                user(reask),
+            ]
+        raise LLMInvalidOutputError(
+            f"director_v2: the model's plan cannot run, also after one re-ask: "
+            f"{'; '.join(problems)}",
+            model=params.model,
+            purpose=PLAN,
+        )
+
+    def check(
+        self, answer: dict[str, Any], tools: list[ToolInfo]
+    ) -> tuple[DirectorPlan | None, list[str]]:
+        """Return the plan (steps past ``max_steps`` dropped) and ``[]`` when every kept
+        step can run, else ``None`` and the problems."""
+        try:
+            plan = DirectorPlan.model_validate(answer)
+        except ValidationError as exc:
+            return None, [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3]]
         steps = plan.tool_sequence[: self.params.max_steps]
-        return self.Outputs(plan=plan.model_copy(update={"tool_sequence": steps}))
-
-
-# -- offline -----------------------------------------------------------------------------
-
-
-@offline_responder(GUIDE)
-def _offline_plan_v1(messages: list[dict[str, Any]], request: dict[str, Any]) -> str:
-    steps = rules.tool_steps(last_user(messages))
-    if not steps:
-        return "Answer directly from the conversation; no tools are needed."
-    calls = "; then ".join(f"{s['tool']}({json.dumps(s['arguments'])})" for s in steps)
-    return f"Call {calls}. Answer with the numbers exactly as returned; show rows as a table."
-
-
-@offline_responder(STRATEGY_PURPOSE)
-def _offline_strategy(messages: list[dict[str, Any]], request: dict[str, Any]) -> str:
-    topics = fields_of(
-        last_user(messages), "previous_strategy", "recent_topics", "request", "answer"
-    )["recent_topics"]
-    return (
-        f"The user is exploring {topics or 'the data'}; answer briefly with numbers "
-        "from the tools and tables for lists."
-    )
-
-
-@offline_responder(PLAN)
-def _offline_plan_v2(messages: list[dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
-    text = last_user(messages)
-    head = next((m["content"] for m in messages if m.get("role") == "system"), "")
-    listed = set(re.findall(r"^- ([\w.-]+)\(", head, re.M))
-    steps = [s for s in rules.tool_steps(text) if s["tool"] in listed]
-    return {
-        "goal": text,
-        "tool_sequence": steps,
-        "response_style": "concise",
-        "controls": rules.controls_for(text),
-    }
+        problems = [p for p in step_problems(steps, tools) if p is not None]
+        if problems:
+            return None, problems
+        return plan.model_copy(update={"tool_sequence": steps}), []

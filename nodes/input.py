@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cogpipe.engine.node import Node, RunContext
-from cogpipe.engine.offline import offline_responder
 
-from . import rules
-from .prompts import PromptParams, context_of, history, last_user, system, user
+from .fallbacks import MODEL_FAULTS, fell_back
+from .prompts import PromptParams, history, listed_tools, system, tool_specs, user
 from .purposes import ANALYSE as PURPOSE
 from .types import Analysis, Command, Complexity, Intent, ThoughtResult, UIAction
 from .ui import is_local
@@ -88,14 +86,21 @@ class Input(Node[InputParams]):
     takes the analysis (by default: a trivial social turn that needs neither data nor
     tools, see :class:`ReflexRule`), ``command`` stays empty and ``reflex`` fires: a
     ``ThoughtResult`` with ``reflex=True`` and the analysis's short reply, so everything
-    that plans or thinks is skipped. Any other message becomes a ``Command``.
+    that plans or thinks is skipped. Any other message becomes a ``Command``. When the
+    model gives no usable analysis (after the client's re-ask), the fallback is a
+    request that needs data and tools, so the message takes the thinking path
+    (``fallback.used``).
+
+    Hints for the offline model: ``{"message", "context", "tools"}`` (the listed tools:
+    name, title, description, input schema).
 
     A UI action whose name is in ``nodes.ui.LOCAL_ACTIONS`` leaves both ports empty
     (``ui_v1`` handles it, no LLM call); any other action becomes a ``Command`` for its
     ``payload.text`` (or a sentence describing the click), with ``action`` set; an
     action never takes the reflex path.
 
-    Offline: keyword rules (``nodes.rules.analyse``) classify the message.
+    Offline: greetings, thanks, goodbyes and introductions are social; a message the
+    offline planner finds tools for needs data (``nodes.offline``).
 
     YAML::
 
@@ -152,9 +157,24 @@ class Input(Node[InputParams]):
             *history(ctx.session, params.history_turns),
             user(text),
         ]
-        return await ctx.llm.structured(params.model, messages, Analysis, purpose=PURPOSE)
-
-
-@offline_responder(PURPOSE)
-def _offline_analyse(messages: list[dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
-    return rules.analyse(last_user(messages), context_of(messages))
+        hints = {"message": text, "context": ctx.context}
+        hints["tools"] = tool_specs(await listed_tools(ctx))
+        try:
+            return await ctx.llm.structured(
+                params.model,
+                messages,
+                Analysis,
+                purpose=PURPOSE,
+                max_tokens=params.max_tokens,
+                hints=hints,
+            )
+        except MODEL_FAULTS as exc:
+            fell_back(ctx, PURPOSE, exc, "a request that needs data and tools")
+            topic = " ".join(text.split()[:6])
+            return Analysis(
+                intent="request",
+                topic=topic,
+                complexity="simple",
+                needs_data=True,
+                needs_tools=True,
+            )

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from cogpipe.engine.node import Node, RunContext
-from cogpipe.engine.offline import offline_responder
 from cogpipe.engine.session import Session
 
-from . import facts, rules
+from . import facts
 from .evidence import INTRODUCTIONS, grounded, introduction, verbatim
-from .prompts import NAME_PREFIX, PromptParams, fields, fields_of, last_user, system, user
+from .fallbacks import MODEL_FAULTS, fell_back
+from .prompts import NAME_PREFIX, PromptParams, fields, system, user
 from .purposes import EXTRACT as EXTRACT_PURPOSE
 from .purposes import SUMMARISE_MEMORY
 from .types import Command, Response, ThoughtResult, ToolOutcome
@@ -66,6 +65,9 @@ class MemorizerParams(PromptParams):
     model: str = "fast"
     prompt: str = Field(EXTRACT, description="system prompt of the extraction")
     summary_prompt: str = Field(SUMMARY, description="system prompt of the rolling summary")
+    summary_max_tokens: int | None = Field(
+        None, ge=1, description="the summary's token limit; null: the LLM config's"
+    )
     introductions: list[str] = Field(
         default_factory=lambda: list(INTRODUCTIONS),
         description="lower-case phrases that introduce a name ('my name is')",
@@ -124,15 +126,18 @@ class Memorizer(Node[MemorizerParams]):
     hold is replaced by the plain list of the user's requests. Every write is a
     ``memory.updated`` event ``{"changed": {...}, "evidence": {...}}`` (the quote, or
     where a value was found); refused values are a ``memory.rejected`` event
-    ``{"rejected": [{"field", "value", "reason"}]}``. Memory lives in
-    ``session.state["memory"]``, so it survives graph switches.
+    ``{"rejected": [{"field", "value", "reason"}]}``. When the model gives no usable
+    note, nothing is learnt from the exchange; no usable summary, the list of requests
+    is the summary (``fallback.used``). Memory lives in ``session.state["memory"]``, so
+    it survives graph switches.
 
     ``context()`` returns: ``User's name: Ada.``, the situation, recent topics, the last
     facts and the summary.
 
-    Offline: regular expressions find "my name is ...", "I'm ..." and "I run/work at
-    ...", a fact is the first sentence with a number of an answer to a question, the
-    summary lists the user's earlier requests.
+    Hints for the offline model: ``{"message", "answer"}`` (extraction) and
+    ``{"requests"}`` (summary). Offline: regular expressions find "my name is ...",
+    "I'm ..." and "I run/work at ...", a fact is the first sentence with a number of an
+    answer to a question, the summary lists the user's earlier requests.
 
     YAML::
 
@@ -196,12 +201,18 @@ class Memorizer(Node[MemorizerParams]):
             tool_results=facts.outcomes_json(outcomes) if outcomes else "(none)",
             assistant_answered=answer,
         )
-        note = await ctx.llm.structured(
-            params.model,
-            [system(params.prompt, persona=params.persona), user(prompt)],
-            MemoryNote,
-            purpose=EXTRACT_PURPOSE,
-        )
+        try:
+            note = await ctx.llm.structured(
+                params.model,
+                [system(params.prompt, persona=params.persona), user(prompt)],
+                MemoryNote,
+                purpose=EXTRACT_PURPOSE,
+                max_tokens=params.max_tokens,
+                hints={"message": message, "answer": answer},
+            )
+        except MODEL_FAULTS as exc:
+            fell_back(ctx, EXTRACT_PURPOSE, exc, "nothing learnt from this exchange")
+            return
         name, quote = (note.name or "").strip(), (note.introduction or "").strip()
         if name:
             reason = introduction(name, quote, message, params.introductions)
@@ -256,11 +267,17 @@ class Memorizer(Node[MemorizerParams]):
             requests.append(said)
         previous = ctx.session.ns(NAMESPACE).get("summary") or "(none)"
         prompt = fields(previous_summary=previous, turns="\n".join(lines))
-        text = await ctx.llm.complete(
-            params.model,
-            [system(params.summary_prompt, persona=params.persona), user(prompt)],
-            purpose=SUMMARISE_MEMORY,
-        )
+        try:
+            text = await ctx.llm.complete(
+                params.model,
+                [system(params.summary_prompt, persona=params.persona), user(prompt)],
+                purpose=SUMMARISE_MEMORY,
+                max_tokens=params.summary_max_tokens,
+                hints={"requests": requests},
+            )
+        except MODEL_FAULTS as exc:
+            fell_back(ctx, SUMMARISE_MEMORY, exc, "the list of requests")
+            text = ""
         text = " ".join(text.split())
         bad = facts.unsupported(text, [], prompt)
         reason = f"{', '.join(bad[:5])} occur in no earlier turn" if bad else None
@@ -288,35 +305,9 @@ class Memorizer(Node[MemorizerParams]):
         return lines
 
 
-# -- offline -----------------------------------------------------------------------------
-
-
 def _situation(situation: str, message: str) -> str | None:
     if len(situation.split()) < 2:
         return f"{situation!r} is too short to describe a situation"
     if not verbatim(situation, message):
         return "it is not in the user's message word for word"
     return None
-
-
-@offline_responder(EXTRACT_PURPOSE)
-def _offline_extract(messages: list[dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
-    given = fields_of(last_user(messages), "user_said", "tool_results", "assistant_answered")
-    said, answer = given["user_said"], given["assistant_answered"]
-    asked = "?" in said or re.match(r"\s*(how|what|which|who)\b", said, re.I)
-    sentences = re.split(r"(?<=[.!?])\s+", answer) if asked else []
-    found = [s[:200] for s in sentences if re.search(r"\d", s)][:1]
-    name = rules.introduced_name(said)
-    return {
-        "introduction": rules.introduction(said),
-        "name": name,
-        "situation": rules.situation(said),
-        "facts": found,
-    }
-
-
-@offline_responder(SUMMARISE_MEMORY)
-def _offline_summarise(messages: list[dict[str, Any]], request: dict[str, Any]) -> str:
-    turns = fields_of(last_user(messages), "previous_summary", "turns")["turns"]
-    asked = [line[len("user: ") :] for line in turns.splitlines() if line.startswith("user: ")]
-    return requests_summary(asked)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from contextlib import suppress
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from cogpipe.engine.completions import ToolCall
 from cogpipe.engine.errors import ToolError
+from cogpipe.engine.guards import echoes_prompt
+from cogpipe.engine.handles import ToolCall
 from cogpipe.engine.node import Node, NodeParams, RunContext
-from cogpipe.engine.offline import offline_responder
 
-from . import facts, rules
+from . import facts
+from .facts import controls_note
+from .fallbacks import MODEL_FAULTS, fell_back
 from .plans import step_problems
-from .prompts import PromptParams, context_of, history, last_user, system, tools_of, user
+from .prompts import PromptParams, history, system, tools_of, user
 from .purposes import THINK as PURPOSE
 from .types import (
     Command,
@@ -89,15 +89,22 @@ class ThinkerV1(Node[ThinkerV1Params]):
     Each round is one ``ctx.llm.chat`` call (purpose ``thinker_v1.think``) offered every
     MCP tool (``ctx.tools.openai_tools()``) plus ``show_controls``, the thinker's own
     function for UI controls. Tool calls are run through ``ctx.tools.call`` and their
-    results (failures included) go back to the model; the last of ``max_rounds`` rounds
-    offers no tools, so the model must answer. The system prompt carries the context
-    lines and the director's guidance when there is one. Returns a ``ThoughtResult``:
-    the draft, the controls (those shown plus a table per result with rows) and every
-    tool outcome.
+    results go back to the model, failures included: an unknown or hidden tool name,
+    arguments that break the tool's schema (checked before the call, so they never
+    reach a server) or arguments that are not JSON at all become the tool message
+    that says what was wrong, so the model can correct itself. The last of
+    ``max_rounds`` rounds offers no tools, so the model must answer. The system prompt
+    carries the context lines and the director's guidance when there is one.
 
-    Offline: keyword rules pick the tool calls (``nodes.rules.tool_steps``) or the
-    controls; the draft is the deterministic summary of the results
-    (``nodes.facts.summarise``).
+    Returns a ``ThoughtResult``: the draft, the controls (those shown plus a table per
+    result with rows) and every tool outcome. The fallback draft, when the model's is
+    empty, repeats the prompt, or the model gave no usable answer (``fallback.used``),
+    is the deterministic summary of the results and a note of the controls shown.
+
+    Hints for the offline model, every round: ``{"message", "context", "outcomes",
+    "controls"}`` (the results and controls so far). Offline: round 1 calls the tools
+    the offline planner finds (or ``show_controls``); round 2 answers with the
+    deterministic summary of the results.
 
     YAML::
 
@@ -119,44 +126,74 @@ class ThinkerV1(Node[ThinkerV1Params]):
         thought: ThoughtResult | None = None
 
     async def run(self, inputs: Inputs, ctx: RunContext) -> Outputs:
-        params = self.params
+        params, text = self.params, inputs.command.source_text
         guide = f"\n\nDirector's plan: {inputs.plan.plan}" if inputs.plan else ""
         messages = [
             system(params.prompt + guide, ctx.context, params.persona),
-            *history(ctx.session, self.params.history_turns),
-            user(inputs.command.source_text),
+            *history(ctx.session, params.history_turns),
+            user(text),
         ]
-        tools = tools_of(ctx)
-        offered = [*(tools.openai_tools() if tools else []), _show_controls_tool()]
         outcomes: list[ToolOutcome] = []
         controls: list[Control] = []
-        draft = ""
-        for round_ in range(1, self.params.max_rounds + 1):
-            last = round_ == self.params.max_rounds
-            reply = await ctx.llm.chat(
-                self.params.model,
-                messages,
-                tools=None if last else offered,
-                purpose=PURPOSE,
-            )
+        draft = await self.think(messages, text, ctx, outcomes, controls)
+        if draft and echoes_prompt(draft, messages):
+            fell_back(ctx, PURPOSE, "the draft repeats the prompt", "the data summary")
+            draft = ""
+        fallback = " ".join(
+            filter(None, [facts.summarise(outcomes) if outcomes else "", controls_note(controls)])
+        )
+        thought = ThoughtResult(
+            response=draft or fallback,
+            controls=[*controls, *facts.tables(outcomes, text)],
+            tool_results=outcomes,
+        )
+        return self.Outputs(thought=thought)
+
+    async def think(
+        self,
+        messages: list[dict[str, Any]],
+        text: str,
+        ctx: RunContext,
+        outcomes: list[ToolOutcome],
+        controls: list[Control],
+    ) -> str:
+        """Run the rounds; return the model's draft ('' when it gave none)."""
+        params, tools = self.params, tools_of(ctx)
+        offered = [*(tools.openai_tools() if tools else []), _show_controls_tool()]
+        for round_ in range(1, params.max_rounds + 1):
+            last = round_ == params.max_rounds
+            hints = {
+                "message": text,
+                "context": ctx.context,
+                "outcomes": [o.model_dump(mode="json") for o in outcomes],
+                "controls": [c.model_dump(mode="json") for c in controls],
+            }
+            try:
+                reply = await ctx.llm.chat(
+                    params.model,
+                    messages,
+                    tools=None if last else offered,
+                    purpose=PURPOSE,
+                    max_tokens=params.max_tokens,
+                    hints=hints,
+                )
+            except MODEL_FAULTS as exc:
+                fell_back(ctx, PURPOSE, exc, "the data summary")
+                return ""
             if last or not reply.tool_calls:  # tool calls in the last round are ignored
-                draft = reply.content or ""
-                break
+                return (reply.content or "").strip()
             messages.append(reply.as_message())
             for call in reply.tool_calls:
                 content = await self.use(call, ctx, outcomes, controls)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
-        tables = facts.tables(outcomes, inputs.command.source_text)
-        fallback = facts.summarise(outcomes) if outcomes else ""
-        thought = ThoughtResult(
-            response=draft.strip() or fallback, controls=[*controls, *tables], tool_results=outcomes
-        )
-        return self.Outputs(thought=thought)
+        return ""
 
     async def use(
         self, call: ToolCall, ctx: RunContext, outcomes: list[ToolOutcome], controls: list[Control]
     ) -> str:
         """Run one tool call; return the ``tool`` message content for the model."""
+        if call.error is not None:
+            return f"not called: {call.error}; call '{call.name}' again with a JSON object"
         if call.name == SHOW_CONTROLS:
             try:
                 shown = [Control.model_validate(c) for c in call.arguments.get("controls", [])]
@@ -228,37 +265,3 @@ def not_run(step: ToolStep, reason: str) -> ToolOutcome:
     return ToolOutcome(
         tool=step.tool, arguments=step.arguments, ok=False, error=f"not run: {reason}"
     )
-
-
-# -- offline -----------------------------------------------------------------------------
-
-
-def _results(messages: list[dict[str, Any]]) -> tuple[list[ToolOutcome], list[dict[str, Any]]]:
-    """Return the tool outcomes and shown controls since the last user message."""
-    start = max(i for i, m in enumerate(messages) if m.get("role") == "user")
-    outcomes, shown = [], []
-    for message in messages[start:]:
-        for call in message.get("tool_calls") or []:
-            if call["function"]["name"] == SHOW_CONTROLS:
-                shown += json.loads(call["function"]["arguments"]).get("controls", [])
-        if message.get("role") == "tool":
-            with suppress(ValidationError):  # 'shown: ...' or a cut-off result
-                outcomes.append(ToolOutcome.model_validate_json(message.get("content") or ""))
-    return outcomes, shown
-
-
-@offline_responder(PURPOSE)
-def _offline_think(messages: list[dict[str, Any]], request: dict[str, Any]) -> Any:
-    outcomes, shown = _results(messages)
-    if outcomes or shown:
-        parts = [facts.summarise(outcomes)] if outcomes else []
-        return " ".join(parts + ([rules.controls_reply(shown)] if shown else []))
-    text = last_user(messages)
-    offered = {t["function"]["name"] for t in request.get("tools") or []}
-    steps = [s for s in rules.tool_steps(text) if s["tool"] in offered]
-    if steps:
-        return {"tool_calls": [{"name": s["tool"], "arguments": s["arguments"]} for s in steps]}
-    controls = rules.controls_for(text)
-    if controls and SHOW_CONTROLS in offered:
-        return {"tool_calls": [{"name": SHOW_CONTROLS, "arguments": {"controls": controls}}]}
-    return rules.chat_reply(text, context_of(messages))

@@ -198,19 +198,22 @@ export class Chat {
   }
 
   /**
-   * output_v1 found numbers or names in the streamed answer that no tool result, context
-   * line or word of the user holds (answer.checked): say so, and show the answer the turn
-   * keeps instead when there is one (the checked draft or the data summary).
+   * output_v1's check of the answer the user read failed (answer.checked): numbers or
+   * names that no tool result, context line or word of the user holds, or a repeat of
+   * the prompt. Say so, and show the answer the turn keeps instead when there is one.
    */
   corrected(runId, d) {
-    const what = (d.unsupported ?? []).join(', ') || 'something';
-    const how = d.replaced_with ? `replaced by the ${d.replaced_with}` : 'left as it is, unchecked';
-    if (d.replaced_with && typeof d.text === 'string') {
+    const why = d.reason === 'repeats the prompt'
+      ? 'The answer repeated the instructions'
+      : `Not in any tool result or your words: ${(d.unsupported ?? []).join(', ') || 'something'}`;
+    if (typeof d.text === 'string') {
       const bubble = this.answer(runId);
       bubble.textContent = d.text;
       bubble.classList.add('corrected');
     }
-    this.note(`Not in any tool result or your words: ${what}; the answer was ${how}.`, runId);
+    const how = d.replaced_with ? `replaced by the ${d.replaced_with}`
+      : (typeof d.text === 'string' ? 'dropped' : 'left as it is, unchecked');
+    this.note(`${why}; the answer was ${how}.`, runId);
   }
 
   /** A run ended without (more) answer: stop its cursor, drop its bubble if empty. */

@@ -41,8 +41,8 @@ a listed tool; ``[]`` means "not mine" and lets the next planner try."""
 _extras: list[Planner] = []
 
 _STOP_WORDS = """a about all am an and any are as at be by can could do does for from have
-how i in is it its me my of on or our please than that the their them there these this
-to us was we were what when where which who why will with would you your"""
+how i in is it its many me much my of on or our please than that the their them there
+these this to us was we were what when where which who why will with would you your"""
 _STOP = frozenset(_STOP_WORDS.split())
 _TIMEZONE = re.compile(
     r"\b(?:Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|"

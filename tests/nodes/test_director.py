@@ -38,8 +38,10 @@ async def test_v1_plans_data_and_complex_requests_only(
     assert request.body["messages"][-1]["content"] == "Customers in Berlin?"
 
 
-async def test_v1_offline_plan_names_the_tool_steps(offline: LLMClient) -> None:
-    run = await run_node(DirectorV1, command("How many customers in Bern?"), llm=offline)
+async def test_v1_offline_plan_names_the_tool_steps(offline: LLMClient, tools: ToolManager) -> None:
+    run = await run_node(
+        DirectorV1, command("How many customers in Bern?"), llm=offline, tools=tools
+    )
     assert run.outputs.plan.plan == (
         'Call count_customers({"city": "Bern"}). Answer with the '
         "numbers exactly as returned; show rows as a table."
@@ -122,8 +124,8 @@ async def test_v2_lists_the_real_tools_and_returns_the_plan(
     assert request.headers["x-cogpipe-purpose"] == "director_v2.plan"
     assert request.body["response_format"]["json_schema"]["name"] == "DirectorPlan"
     system = request.body["messages"][0]["content"]
-    assert "- count_customers(city, country, segment): Count customers" in system
-    assert "- query(sql, limit): Run one read-only SQL query" in system
+    assert "query (Run a SQL query) [read-only]\n" in system  # describe_tools
+    assert "  - city: string, optional" in system
 
 
 async def test_v2_offline_plans_listed_tools_and_controls(

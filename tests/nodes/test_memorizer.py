@@ -165,7 +165,7 @@ async def test_situations_and_facts_need_the_users_words_or_the_tool_results(
     message = "How many customers in Berlin? I lead the sales team."
     openai_server.reply_json(
         note(
-            situation="company or goal",
+            situation="head of sales",
             facts=[". .", "Berlin has 39 customers", "Berlin is big"],  # two at most
         )
     )
@@ -185,7 +185,7 @@ async def test_situations_and_facts_need_the_users_words_or_the_tool_results(
     assert rejected["rejected"] == [
         {
             "field": "situation",
-            "value": "company or goal",
+            "value": "head of sales",
             "reason": "it is not in the user's message word for word",
         },
         {"field": "fact", "value": ". .", "reason": "'. .' has fewer than 2 words"},

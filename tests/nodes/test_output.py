@@ -110,6 +110,7 @@ async def test_an_answer_that_adds_facts_is_recorded_and_replaced_by_the_checked
     (checked,) = [d for t, d in run.events if t == "answer.checked"]
     assert checked == {
         "ok": False,
+        "reason": "unsupported facts",
         "unsupported": ["150", "Solutions"],
         "replaced_with": "draft",
         "text": "There are 39 customers in Berlin.",
@@ -141,7 +142,13 @@ async def test_an_answer_from_the_sources_passes_the_check(
     )
     assert run.outputs.response.text == "Ada, Berlin has 39 customers; the Counter is on screen."
     (checked,) = [d for t, d in run.events if t == "answer.checked"]
-    assert checked == {"ok": True, "unsupported": [], "replaced_with": None, "text": None}
+    assert checked == {
+        "ok": True,
+        "reason": None,
+        "unsupported": [],
+        "replaced_with": None,
+        "text": None,
+    }
 
 
 async def test_with_nothing_to_fall_back_on_the_answer_stays_and_is_flagged(
