@@ -26,7 +26,7 @@ conversation and the context; if you do not know, say so. Tables and buttons are
 on the user's screen: refer to them, do not repeat them."""
 NO_ANSWER = "Sorry, the model gave no usable answer."
 """What the user reads when the model answered nothing and there is no draft."""
-_CUT = re.compile(re.escape(truncation_mark(0)).replace("0", r"\d+") + "$")
+_CUT = re.compile(r"\s*" + re.escape(truncation_mark(0).strip()).replace("0", r"\d+") + "$")
 """The client's mark at the end of prose cut off at max_tokens (not a fact to check)."""
 
 

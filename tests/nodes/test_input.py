@@ -191,3 +191,18 @@ async def test_offline_data_questions_and_ui_requests_are_commands(
         analysis = run.outputs.command.analysis
         assert (analysis.intent, analysis.needs_data, analysis.topic) == (intent, data, topic)
         assert run.outputs.reflex is None
+
+
+async def test_no_usable_analysis_takes_the_thinking_path(
+    remote: LLMClient, openai_server: OpenAITestServer
+) -> None:
+    openai_server.reply_invalid_json(times=2)  # the client re-asks once
+    run = await run_node(Input, {"text": "how many customers are in Berlin?"}, llm=remote)
+    analysis = run.outputs.command.analysis
+    assert (analysis.needs_data, analysis.needs_tools, analysis.intent) == (True, True, "request")
+    (used,) = [d for t, d in run.events if t == "fallback.used"]
+    assert (used["purpose"], used["error_kind"], used["fallback"]) == (
+        "input_v1.analyse",
+        "invalid_output",
+        "a request that needs data and tools",
+    )

@@ -9,7 +9,7 @@ from cogpipe.engine.session import Session, Turn
 from cogpipe.engine.testing import run_node
 from cogpipe.nodes.output import NO_ANSWER, Output
 from cogpipe.nodes.types import Analysis, Command, Response, ThoughtResult, ToolOutcome
-from tests.helpers.openai_server import OpenAITestServer
+from tests.helpers.openai_server import OpenAITestServer, client_for
 
 QUESTION = Command(
     analysis=Analysis(intent="question", topic="customers", complexity="simple", needs_data=True),
@@ -174,3 +174,37 @@ async def test_no_answer_and_no_draft_says_so(
     openai_server.reply_text("")
     run = await run_node(Output, {"thought": ThoughtResult(response="")}, llm=remote)
     assert run.outputs.response.text == NO_ANSWER == run.streamed
+
+
+async def test_an_answer_that_repeats_the_prompt_is_replaced(
+    remote: LLMClient, openai_server: OpenAITestServer
+) -> None:
+    openai_server.reply_text(
+        "Turn the draft into the answer to the user's question: short, friendly, plain text."
+    )
+    thought = ThoughtResult(response="There are 39 customers in Berlin.", tool_results=[BERLIN])
+    run = await run_node(Output, {"thought": thought, "command": QUESTION}, llm=remote)
+    assert run.outputs.response.text == "There are 39 customers in Berlin."
+    (checked,) = [d for t, d in run.events if t == "answer.checked"]
+    assert (checked["ok"], checked["reason"], checked["replaced_with"]) == (
+        False,
+        "repeats the prompt",
+        "draft",
+    )
+    assert [d["fallback"] for t, d in run.events if t == "fallback.used"] == ["the checked draft"]
+
+
+async def test_a_cut_off_answer_keeps_its_mark_and_passes_the_check(
+    openai_server: OpenAITestServer,
+) -> None:
+    openai_server.cut_off(keep=0.5)  # of the offline model's answer: the draft
+    thought = ThoughtResult(response="There are 39 customers in Berlin.", tool_results=[BERLIN])
+    async with client_for(openai_server, max_retries=0, send_hints=True) as llm:
+        run = await run_node(
+            Output, {"thought": thought, "command": QUESTION}, llm=llm, params={"max_tokens": 7}
+        )
+    text = run.outputs.response.text
+    assert text == "There are 39 cus [\N{HORIZONTAL ELLIPSIS}cut off at 7 tokens]"
+    (checked,) = [d for t, d in run.events if t == "answer.checked"]
+    assert checked["ok"] is True
+    assert openai_server.chat_requests[0].body["max_tokens"] == 7

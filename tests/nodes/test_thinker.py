@@ -190,3 +190,33 @@ async def test_v2_without_tool_servers_reports_each_step() -> None:
     run = await run_node(ThinkerV2, {"plan": plan})
     (step,) = run.outputs.result.steps
     assert (step.ok, step.error) == (False, "this runtime has no tool servers")
+
+
+async def test_v1_arguments_that_are_not_json_go_back_to_the_model_uncalled(
+    remote: LLMClient, openai_server: OpenAITestServer, tools: ToolManager
+) -> None:
+    openai_server.reply_tool_calls([{"name": "count_customers", "arguments": '{"city": "Ber'}])
+    openai_server.reply_text("Sorry.")
+    run = await run_node(ThinkerV1, command("Customers in Berlin?"), llm=remote, tools=tools)
+    assert run.outputs.thought.tool_results == []
+    assert not [t for t, _ in run.events if t.startswith("tool.")]  # no server saw it
+    (message,) = [m for m in openai_server.chat_requests[1].body["messages"] if m["role"] == "tool"]
+    assert message["content"].startswith("not called: ")
+    assert message["content"].endswith("call 'count_customers' again with a JSON object")
+
+
+async def test_v1_falls_back_to_the_data_summary_when_the_draft_repeats_the_prompt(
+    remote: LLMClient, openai_server: OpenAITestServer, tools: ToolManager
+) -> None:
+    openai_server.reply_tool_calls([{"name": "count_customers", "arguments": {"city": "Bern"}}])
+    openai_server.reply_text(
+        "For facts, call the tools and use only what they return; never guess."
+    )
+    run = await run_node(ThinkerV1, command("Customers in Bern?"), llm=remote, tools=tools)
+    assert run.outputs.thought.response.startswith("There are ")
+    (used,) = [d for t, d in run.events if t == "fallback.used"]
+    assert (used["purpose"], used["reason"], used["fallback"]) == (
+        "thinker_v1.think",
+        "the draft repeats the prompt",
+        "the data summary",
+    )
