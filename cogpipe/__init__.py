@@ -18,17 +18,38 @@ CLI) and ``cogpipe.demo`` (the demo tool server).
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from cogpipe.engine import Node, NodeParams, RunContext, Runtime, load_graph
-
-from .assembly import open_runtime
-from .settings import Settings
+if TYPE_CHECKING:
+    from cogpipe.assembly import open_runtime
+    from cogpipe.engine import Node, NodeParams, RunContext, Runtime, load_graph
+    from cogpipe.settings import Settings
 
 try:
     __version__ = version("cogpipe")
 except PackageNotFoundError:  # a bare checkout that was never installed
     __version__ = "0.0.0"
+
+# The public names load on first use, so `import cogpipe` (and `cogpipe --version`) does
+# not pay for the openai and mcp SDKs until something needs them.
+_LAZY = {
+    "Node": "cogpipe.engine",
+    "NodeParams": "cogpipe.engine",
+    "RunContext": "cogpipe.engine",
+    "Runtime": "cogpipe.engine",
+    "load_graph": "cogpipe.engine",
+    "open_runtime": "cogpipe.assembly",
+    "Settings": "cogpipe.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cogpipe' has no attribute {name!r}")
+
 
 __all__ = [
     "Node",

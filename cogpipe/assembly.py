@@ -28,9 +28,8 @@ from cogpipe.engine import (
     SessionStore,
     import_node_modules,
 )
-from cogpipe.engine.llm import LLMClient
 from cogpipe.engine.store import SqliteSessionStore
-from cogpipe.engine.tools import ToolManager, ToolServerConfig
+from cogpipe.engine.tools import ToolServerConfig
 
 from .settings import Settings
 
@@ -107,6 +106,10 @@ async def open_runtime(
         UnknownGraphError, GraphValidationError: the default graph cannot be used.
         OSError: the trace folder or the session database cannot be created.
     """
+    # the clients import the openai and mcp SDKs: only a runtime needs them
+    from cogpipe.engine.llm import LLMClient
+    from cogpipe.engine.tools import ToolManager
+
     settings = settings or Settings.load()
     async with AsyncExitStack() as stack:
         graphs = catalog(settings)

@@ -38,7 +38,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from cogpipe.engine.llm import LLMConfig
+from cogpipe.engine.endpoint import LLMConfig
 from cogpipe.engine.tools import ToolServerConfig
 
 __all__ = ["CONFIG_FILE", "ENV_PREFIX", "Settings", "SettingsError", "shipped_graphs_dir"]

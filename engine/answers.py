@@ -25,7 +25,7 @@ from openai import APIConnectionError, APIStatusError, APITimeoutError
 from .trace import preview
 
 if TYPE_CHECKING:
-    from .llm import LLMConfig
+    from .endpoint import LLMConfig
 
 __all__ = [
     "Answer",

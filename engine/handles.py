@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from pydantic import BaseModel, Field
 
-from .tools.config import ToolCallResult, ToolInfo
-
 if TYPE_CHECKING:
     from .node import RunContext
+    from .tools.config import ToolCallResult, ToolInfo
 
 __all__ = [
     "ChatReply",

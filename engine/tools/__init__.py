@@ -27,11 +27,25 @@ YAML/JSON config of one server (see :class:`ToolServerConfig`)::
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .arguments import validate_arguments
 from .config import ToolAnnotations, ToolCallResult, ToolInfo, ToolServerConfig
 from .listing import describe_tool, describe_tools, openai_parameters, openai_tools
-from .manager import MCPToolHandle, ToolManager
 from .names import call_names, find_tool, match_tools, openai_names
+
+if TYPE_CHECKING:
+    from .manager import MCPToolHandle, ToolManager
+
+
+def __getattr__(name: str) -> Any:
+    # The manager pulls in the mcp SDK; load it only when a caller needs it, so reading
+    # settings or listing tools for a prompt stays cheap.
+    if name in ("MCPToolHandle", "ToolManager"):
+        return getattr(import_module(".manager", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MCPToolHandle",
