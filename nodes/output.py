@@ -7,7 +7,6 @@ import re
 
 from pydantic import BaseModel, Field
 
-from cogpipe.engine.completions import truncation_mark
 from cogpipe.engine.guards import echoes_prompt
 from cogpipe.engine.node import Node, RunContext
 
@@ -26,8 +25,9 @@ conversation and the context; if you do not know, say so. Tables and buttons are
 on the user's screen: refer to them, do not repeat them."""
 NO_ANSWER = "Sorry, the model gave no usable answer."
 """What the user reads when the model answered nothing and there is no draft."""
-_CUT = re.compile(r"\s*" + re.escape(truncation_mark(0).strip()).replace("0", r"\d+") + "$")
-"""The client's mark at the end of prose cut off at max_tokens (not a fact to check)."""
+_CUT = re.compile(r"\s*\[\N{HORIZONTAL ELLIPSIS}cut off at \d+ tokens\]$")
+"""The client's mark at the end of prose cut off at max_tokens, not a fact to check
+(``engine.completions.truncation_mark``; not imported: it would load the openai SDK)."""
 
 
 class OutputParams(PromptParams):

@@ -208,3 +208,10 @@ async def test_a_cut_off_answer_keeps_its_mark_and_passes_the_check(
     (checked,) = [d for t, d in run.events if t == "answer.checked"]
     assert checked["ok"] is True
     assert openai_server.chat_requests[0].body["max_tokens"] == 7
+
+
+def test_the_cut_off_mark_is_the_clients() -> None:
+    from cogpipe.engine.completions import truncation_mark
+    from cogpipe.nodes.output import _CUT
+
+    assert _CUT.search("There are 39 cus" + truncation_mark(7))
