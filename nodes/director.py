@@ -21,7 +21,7 @@ from cogpipe.engine.node import Node, RunContext
 from cogpipe.engine.session import Session
 from cogpipe.engine.tools import ToolInfo, describe_tools
 
-from .fallbacks import MODEL_FAULTS, fell_back
+from .fallbacks import answer_or_none
 from .plans import plan_schema, step_problems
 from .prompts import PromptParams, fields, history, listed_tools, system, tool_specs, user
 from .purposes import GUIDE, PLAN
@@ -98,14 +98,16 @@ class DirectorV1(Node[DirectorV1Params]):
             user(text),
         ]
         hints = {"message": text, "tools": tool_specs(await listed_tools(ctx))}
-        try:
-            guide = await ctx.llm.complete(
+        guide = await answer_or_none(
+            ctx,
+            GUIDE,
+            "no guidance",
+            ctx.llm.complete(
                 params.model, messages, purpose=GUIDE, max_tokens=params.max_tokens, hints=hints
-            )
-        except MODEL_FAULTS as exc:
-            fell_back(ctx, GUIDE, exc, "no guidance")
-            return self.Outputs()
-        return self.Outputs(plan=Guidance(plan=guide.strip()) if guide.strip() else None)
+            ),
+        )
+        guide = (guide or "").strip()
+        return self.Outputs(plan=Guidance(plan=guide) if guide else None)
 
     def context(self, session: Session) -> list[str]:
         strategy = session.state.get(NAMESPACE, {}).get("strategy")
@@ -162,18 +164,19 @@ class DirectorStrategy(Node[DirectorStrategyParams]):
         )
         params = self.params
         state["topics"] = topics
-        try:
-            text = await ctx.llm.complete(
+        text = await answer_or_none(
+            ctx,
+            STRATEGY_PURPOSE,
+            "the previous strategy",
+            ctx.llm.complete(
                 params.model,
                 [system(params.prompt, persona=params.persona), user(prompt)],
                 purpose=STRATEGY_PURPOSE,
                 max_tokens=params.max_tokens,
                 hints={"topics": topics},
-            )
-        except MODEL_FAULTS as exc:
-            fell_back(ctx, STRATEGY_PURPOSE, exc, "the previous strategy")
-            return
-        line = " ".join(text.split())[:240]
+            ),
+        )
+        line = " ".join((text or "").split())[:240]
         if line:
             state["strategy"] = line
             ctx.emit("strategy.updated", {"strategy": line})

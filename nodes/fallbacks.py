@@ -11,13 +11,31 @@ summary, the draft, nothing learnt) and says so with a ``fallback.used`` event
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from cogpipe.engine.errors import LLMError, LLMInvalidOutputError, LLMTruncatedError
 from cogpipe.engine.node import RunContext
 
-__all__ = ["MODEL_FAULTS", "fell_back"]
+__all__ = ["MODEL_FAULTS", "answer_or_none", "fell_back"]
+
+T = TypeVar("T")
 
 MODEL_FAULTS = (LLMInvalidOutputError, LLMTruncatedError)
 """The LLM errors a node answers with its fallback instead of failing."""
+
+
+async def answer_or_none(
+    ctx: RunContext, purpose: str, fallback: str, call: Awaitable[T]
+) -> T | None:
+    """Await ``call`` (the node's LLM call for ``purpose``) and return its answer; on one
+    of :data:`MODEL_FAULTS`, emit ``fallback.used`` naming ``fallback`` and return
+    ``None`` (other errors propagate and fail the node)."""
+    try:
+        return await call
+    except MODEL_FAULTS as exc:
+        fell_back(ctx, purpose, exc, fallback)
+        return None
 
 
 def fell_back(ctx: RunContext, purpose: str, error: LLMError | str, fallback: str) -> None:

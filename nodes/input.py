@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cogpipe.engine.node import Node, RunContext
 
-from .fallbacks import MODEL_FAULTS, fell_back
+from .fallbacks import answer_or_none
 from .prompts import PromptParams, history, listed_tools, system, tool_specs, user
 from .purposes import ANALYSE as PURPOSE
 from .types import Analysis, Command, Complexity, Intent, ThoughtResult, UIAction
@@ -157,19 +157,22 @@ class Input(Node[InputParams]):
             *history(ctx.session, params.history_turns),
             user(text),
         ]
-        hints = {"message": text, "context": ctx.context}
-        hints["tools"] = tool_specs(await listed_tools(ctx))
-        try:
-            return await ctx.llm.structured(
+        tools = tool_specs(await listed_tools(ctx))
+        hints = {"message": text, "context": ctx.context, "tools": tools}
+        analysis = await answer_or_none(
+            ctx,
+            PURPOSE,
+            "a request that needs data and tools",
+            ctx.llm.structured(
                 params.model,
                 messages,
                 Analysis,
                 purpose=PURPOSE,
                 max_tokens=params.max_tokens,
                 hints=hints,
-            )
-        except MODEL_FAULTS as exc:
-            fell_back(ctx, PURPOSE, exc, "a request that needs data and tools")
+            ),
+        )
+        if analysis is None:
             topic = " ".join(text.split()[:6])
             return Analysis(
                 intent="request",
@@ -178,3 +181,4 @@ class Input(Node[InputParams]):
                 needs_data=True,
                 needs_tools=True,
             )
+        return analysis

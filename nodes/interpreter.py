@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from cogpipe.engine.node import Node, RunContext
 
 from . import facts
-from .fallbacks import MODEL_FAULTS, fell_back
+from .fallbacks import answer_or_none
 from .prompts import PromptParams, fields, system, user
 from .purposes import SUMMARISE as PURPOSE
 from .types import Command, ThoughtResult, ToolOutcome, ToolResult
@@ -82,12 +82,15 @@ class Interpreter(Node[InterpreterParams]):
             user(fields(question=question, tool_results=facts.outcomes_json(steps))),
         ]
         hints = {"question": question, "outcomes": [s.model_dump(mode="json") for s in steps]}
-        try:
-            text = await ctx.llm.complete(
+        text = await answer_or_none(
+            ctx,
+            PURPOSE,
+            "the data summary",
+            ctx.llm.complete(
                 params.model, messages, purpose=PURPOSE, max_tokens=params.max_tokens, hints=hints
-            )
-        except MODEL_FAULTS as exc:
-            fell_back(ctx, PURPOSE, exc, "the data summary")
+            ),
+        )
+        if text is None:
             return facts.summarise(steps)
         bad = facts.unsupported(text, steps, question) if text.strip() else ["(empty)"]
         ctx.emit("interpreter.checked", {"ok": not bad, "unsupported": bad[:20]})

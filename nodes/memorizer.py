@@ -11,7 +11,7 @@ from cogpipe.engine.session import Session
 
 from . import facts
 from .evidence import INTRODUCTIONS, grounded, introduction, verbatim
-from .fallbacks import MODEL_FAULTS, fell_back
+from .fallbacks import answer_or_none
 from .prompts import NAME_PREFIX, PromptParams, fields, system, user
 from .purposes import EXTRACT as EXTRACT_PURPOSE
 from .purposes import SUMMARISE_MEMORY
@@ -201,17 +201,20 @@ class Memorizer(Node[MemorizerParams]):
             tool_results=facts.outcomes_json(outcomes) if outcomes else "(none)",
             assistant_answered=answer,
         )
-        try:
-            note = await ctx.llm.structured(
+        note = await answer_or_none(
+            ctx,
+            EXTRACT_PURPOSE,
+            "nothing learnt from this exchange",
+            ctx.llm.structured(
                 params.model,
                 [system(params.prompt, persona=params.persona), user(prompt)],
                 MemoryNote,
                 purpose=EXTRACT_PURPOSE,
                 max_tokens=params.max_tokens,
                 hints={"message": message, "answer": answer},
-            )
-        except MODEL_FAULTS as exc:
-            fell_back(ctx, EXTRACT_PURPOSE, exc, "nothing learnt from this exchange")
+            ),
+        )
+        if note is None:
             return
         name, quote = (note.name or "").strip(), (note.introduction or "").strip()
         if name:
@@ -267,18 +270,19 @@ class Memorizer(Node[MemorizerParams]):
             requests.append(said)
         previous = ctx.session.ns(NAMESPACE).get("summary") or "(none)"
         prompt = fields(previous_summary=previous, turns="\n".join(lines))
-        try:
-            text = await ctx.llm.complete(
+        text = await answer_or_none(
+            ctx,
+            SUMMARISE_MEMORY,
+            "the list of requests",
+            ctx.llm.complete(
                 params.model,
                 [system(params.summary_prompt, persona=params.persona), user(prompt)],
                 purpose=SUMMARISE_MEMORY,
                 max_tokens=params.summary_max_tokens,
                 hints={"requests": requests},
-            )
-        except MODEL_FAULTS as exc:
-            fell_back(ctx, SUMMARISE_MEMORY, exc, "the list of requests")
-            text = ""
-        text = " ".join(text.split())
+            ),
+        )
+        text = " ".join((text or "").split())
         bad = facts.unsupported(text, [], prompt)
         reason = f"{', '.join(bad[:5])} occur in no earlier turn" if bad else None
         if not text:

@@ -13,7 +13,7 @@ from cogpipe.engine.node import Node, NodeParams, RunContext
 
 from . import facts
 from .facts import controls_note
-from .fallbacks import MODEL_FAULTS, fell_back
+from .fallbacks import answer_or_none, fell_back
 from .plans import step_problems
 from .prompts import PromptParams, history, system, tools_of, user
 from .purposes import THINK as PURPOSE
@@ -168,17 +168,20 @@ class ThinkerV1(Node[ThinkerV1Params]):
                 "outcomes": [o.model_dump(mode="json") for o in outcomes],
                 "controls": [c.model_dump(mode="json") for c in controls],
             }
-            try:
-                reply = await ctx.llm.chat(
+            reply = await answer_or_none(
+                ctx,
+                PURPOSE,
+                "the data summary",
+                ctx.llm.chat(
                     params.model,
                     messages,
                     tools=None if last else offered,
                     purpose=PURPOSE,
                     max_tokens=params.max_tokens,
                     hints=hints,
-                )
-            except MODEL_FAULTS as exc:
-                fell_back(ctx, PURPOSE, exc, "the data summary")
+                ),
+            )
+            if reply is None:
                 return ""
             if last or not reply.tool_calls:  # tool calls in the last round are ignored
                 return (reply.content or "").strip()
