@@ -33,7 +33,7 @@ __all__ = ["NAMESPACE", "DirectorStrategy", "DirectorV1", "DirectorV2"]
 NAMESPACE = "director"
 """Session state namespace: ``{"strategy": str, "topics": [str]}``."""
 
-PLAN_V1 = """You direct a reasoning step that can call the tools it is offered. Write a
+PLAN_V1 = """You direct a reasoning step that can call the tools listed below. Write a
 short plan (at most three sentences) for how to answer the user's latest request: which
 tools to call with which arguments, and how to present the result. Do not answer the
 request yourself."""
@@ -52,7 +52,7 @@ class DirectorV1Params(PromptParams):
     """Parameters of ``DirectorV1`` (YAML ``params``)."""
 
     model: str = "default"
-    prompt: str = Field(PLAN_V1, description="system prompt of the plan")
+    prompt: str = Field(PLAN_V1, description="system prompt of the plan (the tools follow)")
     history_turns: int = Field(4, ge=0, description="earlier turns shown to the LLM")
 
 
@@ -60,8 +60,9 @@ class DirectorV1(Node[DirectorV1Params]):
     """Write a short plan for thinker_v1 when a request is complex or needs data or tools.
 
     For other commands the ``plan`` port stays empty (no LLM call) and the thinker runs
-    without guidance. The LLM (purpose ``director_v1.plan``) sees the context lines and
-    the last ``history_turns`` turns. ``context()`` contributes the strategy line kept by
+    without guidance. The LLM (purpose ``director_v1.plan``) sees the offered tools
+    (``cogpipe.engine.tools.describe_tools``), the context lines and the last
+    ``history_turns`` turns. ``context()`` contributes the strategy line kept by
     ``director_strategy_v1`` (``Strategy: ...``), so list this node under ``context:``.
     When the model gives no usable plan (after the client's re-ask), the thinker runs
     without guidance (``fallback.used``).
@@ -91,13 +92,14 @@ class DirectorV1(Node[DirectorV1Params]):
         analysis, params = inputs.command.analysis, self.params
         if not (analysis.needs_data or analysis.needs_tools or analysis.complexity == "complex"):
             return self.Outputs()
-        text = inputs.command.source_text
+        text, tools = inputs.command.source_text, await listed_tools(ctx)
+        prompt = f"{params.prompt}\n\nTools:\n{describe_tools(tools)}"
         messages = [
-            system(params.prompt, ctx.context, params.persona),
+            system(prompt, ctx.context, params.persona),
             *history(ctx.session, params.history_turns),
             user(text),
         ]
-        hints = {"message": text, "tools": tool_specs(await listed_tools(ctx))}
+        hints = {"message": text, "tools": tool_specs(tools)}
         guide = await answer_or_none(
             ctx,
             GUIDE,
