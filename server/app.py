@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 import cogpipe.frontend
 from cogpipe.assembly import catalog, open_runtime
-from cogpipe.engine import tune_gc
+from cogpipe.engine import GraphCatalog, tune_gc
 from cogpipe.settings import Settings
 
 from . import api, streams
@@ -176,6 +176,25 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _report_broken(graphs: GraphCatalog) -> None:
+    """Say which graph files have problems; the server starts with the valid ones."""
+    broken = [e for e in graphs.entries() if e.error is not None]
+    if not broken:
+        return
+    lines = [
+        f"warning: {len(broken)} graph file{'s' if len(broken) != 1 else ''} cannot be used "
+        "(GET /api/graphs lists their problems; 'cogpipe validate' checks them):"
+    ]
+    for entry in broken:
+        assert entry.error is not None
+        first = entry.error.problems[0].render().strip() if entry.error.problems else ""
+        more = len(entry.error.problems) - 1
+        lines.append(f"  {entry.path}: {first.splitlines()[0] if first else 'invalid'}")
+        if more:
+            lines.append(f"    (and {more} more problem{'s' if more != 1 else ''})")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
 def serve(settings: Settings) -> int:
     """Run the server until interrupted (``cogpipe serve``).
 
@@ -191,7 +210,7 @@ def serve(settings: Settings) -> int:
         NodeModuleError: a node module cannot be imported.
         UnknownGraphError, GraphValidationError: ``default_graph`` names no runnable graph.
     """
-    catalog(settings)  # a bad node module or default graph fails here, before binding
+    _report_broken(catalog(settings))  # a bad node module or default graph fails here
     host, port = settings.host, settings.port
     app = create_app(settings)
     shown = f"[{host}]" if ":" in host else host

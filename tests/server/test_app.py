@@ -17,6 +17,7 @@ import httpx2
 
 from cogpipe.server import app as server_app
 from cogpipe.server.app import create_app
+from tests.engine.bad_graphs import CASES, write_catalogue
 
 from .conftest import make_settings, new_session, run_to_end, send, start_server
 
@@ -175,6 +176,46 @@ def test_serve_tunes_gc_and_binds_loopback_by_default(tmp_path: Path, monkeypatc
     assert (config.host, config.port) == ("127.0.0.1", 8000)
     assert config.app.state.settings.default_graph == "slow"
     assert capsys.readouterr().out == "cogpipe HUD on http://127.0.0.1:8000  (API docs: /docs)\n"
+
+
+def test_serve_starts_with_the_valid_graphs_and_names_the_broken(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    settings = make_settings(tmp_path)
+    write_catalogue(settings.graphs_dir)
+    monkeypatch.setattr(server_app.uvicorn.Server, "run", lambda self: None)
+    monkeypatch.setattr(server_app, "tune_gc", lambda: None)
+    server_app.serve(settings)
+    err = capsys.readouterr().err.splitlines()
+    broken = len(CASES) + 1  # the catalogue and the fixture graph 'broken.yaml'
+    assert err[0] == (
+        f"warning: {broken} graph files cannot be used (GET /api/graphs lists their "
+        "problems; 'cogpipe validate' checks them):"
+    )
+    graphs = settings.graphs_dir
+    assert f"  {graphs / 'broken.yaml'}: line 5: node 'a': unknown kind 'no_such_kind'. " in (
+        "\n".join(err)
+    )
+    assert f"  {graphs / 'alias_bomb.yaml'}: line 5: more than 20,000 values once aliases" in (
+        "\n".join(err)
+    )
+
+
+async def test_the_api_lists_broken_graph_files_next_to_the_valid(serve) -> None:
+    running = serve()
+    write_catalogue(running.app.state.settings.graphs_dir)
+    running.runtime.catalog.reload()
+    async with httpx2.AsyncClient(base_url=running.url) as c:
+        graphs = (await c.get("/api/graphs")).json()
+        detail = (await c.get("/api/graphs/latin1")).json()
+    valid = sorted(g["name"] for g in graphs if g["valid"])
+    assert valid == ["burst", "chat", "failing", "mistyped", "slow"]
+    latin1 = next(g for g in graphs if g["path"].endswith("latin1.yaml"))
+    assert latin1["problems"] == [
+        "line 1: not UTF-8 text at column 10: byte 0xE9 is invalid continuation byte\n"
+        "  fix: save the file as UTF-8 text"
+    ]
+    assert detail["yaml"] == "name: caf\ufffd\n" and detail["valid"] is False
 
 
 def _serve(tmp_path: Path, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
