@@ -23,11 +23,11 @@ from cogpipe.engine import (
     to_mermaid,
 )
 from cogpipe.engine.session import jsonable
-from cogpipe.nodes.types import UIAction
 from cogpipe.settings import Settings
 
 from .errors import ApiError, problem_texts
 from .models import (
+    ActionIn,
     DashboardReport,
     DefaultGraph,
     ErrorBody,
@@ -43,6 +43,7 @@ from .models import (
     SessionSummary,
     SwitchGraph,
     TraceFile,
+    encodable_params,
 )
 from .runs import RunRecord, RunRegistry
 from .traces import find_trace, read_trace, trace_files
@@ -50,9 +51,9 @@ from .traces import find_trace, read_trace, trace_files
 __all__ = ["router", "server_version"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422)
 }
-router = APIRouter(prefix="/api", responses=_ERRORS)
+router = APIRouter(prefix="/api", responses=_ERRORS, dependencies=[Depends(encodable_params)])
 
 
 def _runtime(request: Request) -> Runtime:
@@ -278,7 +279,7 @@ async def post_message(
     tags=["runs"],
 )
 async def post_action(
-    session_id: str, body: UIAction, runs: RunsDep, response: Response
+    session_id: str, body: ActionIn, runs: RunsDep, response: Response
 ) -> dict[str, Any]:
     """Send a UI action (a control was clicked); answers at once with the run id."""
     return _accepted(runs.submit(session_id, "action", body.model_dump()), response)

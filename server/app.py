@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import uvicorn
@@ -29,10 +30,19 @@ from cogpipe.engine import GraphCatalog, tune_gc
 from cogpipe.settings import Settings
 
 from . import api, streams
+from .accesslog import redact_access_log
 from .errors import install_error_handlers
-from .middleware import BodyLimitMiddleware, TokenMiddleware
+from .middleware import (
+    LOOPBACK_HOSTS,
+    BodyLimitMiddleware,
+    HostMiddleware,
+    OriginMiddleware,
+    TokenMiddleware,
+)
+from .responses import SafeJSONResponse
 from .runs import RunRegistry
 from .streams import EventStreams, StreamOptions
+from .tickets import StreamTickets
 
 __all__ = ["create_app", "serve"]
 
@@ -89,16 +99,63 @@ def create_app(
         lifespan=_lifespan(settings, streams_options or StreamOptions()),
         docs_url=None,  # served by _api_docs from the installed Swagger UI, not a CDN
         redoc_url=None,
+        default_response_class=SafeJSONResponse,  # one bad value never makes a 500
     )
     app.state.settings = settings
+    app.state.tickets = tickets = StreamTickets()
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(streams.router)
     _api_docs(app)
     _mount_frontend(app, frontend_dir or FRONTEND_DIR)
+    _document_security(app, guarded=bool(token))
+    # added innermost first: a request meets Host, then Origin, then the token
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)
-    app.add_middleware(TokenMiddleware, token=token if isinstance(token, str) else None)
+    token_text = token if isinstance(token, str) else None
+    app.add_middleware(TokenMiddleware, token=token_text, tickets=tickets)
+    app.add_middleware(OriginMiddleware)
+    app.add_middleware(HostMiddleware, allowed=allowed_hosts(settings))
     return app
+
+
+def allowed_hosts(settings: Settings) -> list[str]:
+    """Return the host names the app answers to: the loopback names, the bound host
+    (unless it is a wildcard address such as ``0.0.0.0``) and ``allowed_hosts``."""
+    bound = [] if settings.host in ("0.0.0.0", "::", "") else [settings.host]
+    return [*LOOPBACK_HOSTS, *bound, *settings.allowed_hosts]
+
+
+_STREAM_PATHS = ("/api/events", "/api/sessions/{session_id}/events")
+
+
+def _document_security(app: FastAPI, guarded: bool) -> None:
+    """Declare the token (and the stream ticket) as OpenAPI security schemes; when the
+    server runs with a token, every ``/api`` operation requires it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "token": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "COGPIPE_TOKEN, as 'Authorization: Bearer <token>'",
+            },
+            "streamTicket": {
+                "type": "apiKey",
+                "in": "query",
+                "name": "ticket",
+                "description": "a one-time ticket from POST /api/stream-tickets (event streams)",
+            },
+        }
+        for path, operations in schema["paths"].items():
+            for operation in operations.values():
+                if guarded and path.startswith("/api/"):
+                    stream = [{"streamTicket": []}] if path in _STREAM_PATHS else []
+                    operation["security"] = [{"token": []}, *stream]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _lifespan(
@@ -108,6 +165,7 @@ def _lifespan(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_access_log()  # uvicorn has configured its loggers by now
         async with open_runtime(settings) as runtime, anyio.create_task_group() as tg:
             runs = RunRegistry(runtime, tg)
             runtime.bus.add(runs)
@@ -219,6 +277,14 @@ def serve(settings: Settings) -> int:
         print(
             f"warning: listening on {host} without COGPIPE_TOKEN: anyone who can reach "
             "this port can run graphs; set COGPIPE_TOKEN or bind 127.0.0.1",
+            file=sys.stderr,
+            flush=True,
+        )
+    if host in ("0.0.0.0", "::") and not settings.allowed_hosts:
+        print(
+            f"note: listening on {host}, but answering only requests for "
+            f"{', '.join(allowed_hosts(settings))}; add the names clients use to reach "
+            "this machine to COGPIPE_ALLOWED_HOSTS",
             file=sys.stderr,
             flush=True,
         )

@@ -82,7 +82,7 @@ ERRORS: list[tuple[str, str, Any, int, str]] = [
     ("GET", "/api/traces/..%2Fsessions.db", None, 404, "no such path: /api/traces/../sessions"),
     ("GET", "/api/traces/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd", None, 404, "no such path: "),
     ("GET", "/api/nope", None, 404, "no such path: /api/nope; the API is described at /docs"),
-    ("PATCH", "/api/health", None, 405, "PATCH is not allowed on /api/health; see /docs"),
+    ("PATCH", "/api/health", None, 405, "PATCH is not allowed on /api/health; it answers GET"),
 ]
 
 

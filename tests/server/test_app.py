@@ -90,12 +90,14 @@ async def test_token_guards_api_and_streams(serve) -> None:
         assert r.json()["error"].startswith("this server needs a token (no token was given)")
         r = await c.get("/api/health", headers={"Authorization": "Bearer wrong"})
         assert r.status_code == 401 and "a wrong token was given" in r.json()["error"]
-        assert (await c.get("/api/health", params={"token": "nope"})).status_code == 401
         ok = {"Authorization": "Bearer s3cret"}
         assert (await c.get("/api/health", headers=ok)).status_code == 200
-        assert (await c.get("/api/health", params={"token": "s3cret"})).status_code == 200
+        r = await c.get("/api/health", params={"token": "s3cret"})  # never in a URL
+        assert r.status_code == 401 and "a token in the URL is not accepted" in r.json()["error"]
         assert (await c.get("/api/events")).status_code == 401
-        async with c.stream("GET", "/api/events", params={"token": "s3cret"}) as resp:
+        assert (await c.post("/api/stream-tickets")).status_code == 401
+        ticket = (await c.post("/api/stream-tickets", headers=ok)).json()["ticket"]
+        async with c.stream("GET", "/api/events", params={"ticket": ticket}) as resp:
             assert resp.status_code == 200
         assert (await c.post("/api/sessions", json={})).status_code == 401
         assert (await c.get("/")).status_code == 200 and (await c.get("/docs")).status_code == 200
@@ -153,6 +155,7 @@ async def test_openapi_documents_every_endpoint(client: httpx2.AsyncClient) -> N
         "DELETE /api/runs/{run_id}",
         "GET /api/traces",
         "GET /api/traces/{name}",
+        "POST /api/stream-tickets",
     }
     assert {"RunInfo", "SessionDetail", "ErrorBody"} <= set(spec["components"]["schemas"])
     assert (await client.get("/docs")).status_code == 200
