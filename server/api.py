@@ -108,6 +108,14 @@ async def health(rt: RuntimeDep) -> dict[str, Any]:
 # -- graphs --------------------------------------------------------------------------
 
 
+def _named_graph(rt: Runtime, name: str, field: str) -> None:
+    """Check a graph named in a request body: an unknown one is a 422 naming the field
+    (404 answers a path that names nothing; here the path's resource exists)."""
+    if name not in {e.name for e in rt.catalog.entries()}:
+        err = UnknownGraphError(name, rt.catalog.names())
+        raise ApiError(422, f"invalid request: {field}: {err.message}", known=err.known)
+
+
 def _catalog_entry(rt: Runtime, name: str) -> CatalogEntry:
     entries = {e.name: e for e in rt.catalog.entries()}
     if name not in entries:
@@ -165,6 +173,7 @@ async def get_default_graph(rt: RuntimeDep) -> dict[str, Any]:
 @router.put("/default-graph", response_model=DefaultGraph, tags=["graphs"])
 async def put_default_graph(body: GraphChoice, rt: RuntimeDep) -> dict[str, Any]:
     """Make another registered graph the default for new sessions (until restart)."""
+    _named_graph(rt, body.name, "name")
     rt.catalog.set_default(body.name)
     return {"name": body.name}
 
@@ -204,7 +213,9 @@ async def create_session(
 ) -> dict[str, Any]:
     """Start a session on a graph (the default graph when ``graph`` is omitted)."""
     name = body.graph if body is not None else None
-    if name is None and _default_graph(rt) is None:
+    if name is not None:
+        _named_graph(rt, name, "graph")
+    elif _default_graph(rt) is None:
         raise ApiError(
             404,
             f"no default graph: no valid graph in {', '.join(map(str, rt.catalog.dirs))}; "
@@ -249,6 +260,7 @@ async def switch_graph(session_id: str, body: SwitchGraph, rt: RuntimeDep) -> di
     """Run another registered graph from the session's next turn on; history and state
     are kept, and ``graph.switched`` (with the new elements) goes to the event streams."""
     rt.session(session_id)
+    _named_graph(rt, body.graph, "graph")
     rt.switch_graph(session_id, body.graph)
     return _session_detail(rt.session(session_id))
 
@@ -258,10 +270,25 @@ def _accepted(record: RunRecord, response: Response) -> dict[str, Any]:
     return {"run_id": record.run_id, "session_id": record.session_id, "status": record.status}
 
 
+_RUN = {"run_id": "$response.body#/run_id"}
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {  # OpenAPI links: what a client (or a fuzzer) can do with the run it got
+        "links": {
+            "GetRun": {"operationRef": "#/paths/~1api~1runs~1{run_id}/get", "parameters": _RUN},
+            "CancelRun": {
+                "operationRef": "#/paths/~1api~1runs~1{run_id}~1cancel/post",
+                "parameters": _RUN,
+            },
+        }
+    }
+}
+
+
 @router.post(
     "/sessions/{session_id}/messages",
     status_code=202,
     response_model=RunAccepted,
+    responses=_ACCEPTED,
     tags=["runs"],
 )
 async def post_message(
@@ -276,6 +303,7 @@ async def post_message(
     "/sessions/{session_id}/actions",
     status_code=202,
     response_model=RunAccepted,
+    responses=_ACCEPTED,
     tags=["runs"],
 )
 async def post_action(
@@ -316,9 +344,11 @@ async def get_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
     return _run(runs, run_id).info()
 
 
-@router.delete("/runs/{run_id}", status_code=202, response_model=RunInfo, tags=["runs"])
+@router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunInfo, tags=["runs"])
 async def cancel_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
-    """Cancel a queued or running run; answers once it stopped (or after 2 s)."""
+    """Cancel a queued or running run; answers once it stopped (or after 2 s). The run
+    stays readable at ``GET /api/runs/{run_id}`` as ``cancelled`` (which is why this is
+    not a DELETE: nothing is deleted)."""
     record = _run(runs, run_id)
     if not record.active:
         raise ApiError(

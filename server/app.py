@@ -13,7 +13,6 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import uvicorn
@@ -39,6 +38,7 @@ from .middleware import (
     OriginMiddleware,
     TokenMiddleware,
 )
+from .openapi import finish_openapi
 from .responses import SafeJSONResponse
 from .runs import RunRegistry
 from .streams import EventStreams, StreamOptions
@@ -46,7 +46,9 @@ from .tickets import StreamTickets
 
 __all__ = ["create_app", "serve"]
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 128 * 1024
+"""Request bodies are limited to 128 KiB: a message of 8,000 characters, each sent as
+JSON escapes of a surrogate pair (12 bytes), still fits."""
 _FROM_SETTINGS = object()
 FRONTEND_DIR = Path(cogpipe.frontend.__file__).resolve().parent
 """The HUD's folder (package data)."""
@@ -108,7 +110,7 @@ def create_app(
     app.include_router(streams.router)
     _api_docs(app)
     _mount_frontend(app, frontend_dir or FRONTEND_DIR)
-    _document_security(app, guarded=bool(token))
+    finish_openapi(app, guarded=bool(token))
     # added innermost first: a request meets Host, then Origin, then the token
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)
     token_text = token if isinstance(token, str) else None
@@ -123,39 +125,6 @@ def allowed_hosts(settings: Settings) -> list[str]:
     (unless it is a wildcard address such as ``0.0.0.0``) and ``allowed_hosts``."""
     bound = [] if settings.host in ("0.0.0.0", "::", "") else [settings.host]
     return [*LOOPBACK_HOSTS, *bound, *settings.allowed_hosts]
-
-
-_STREAM_PATHS = ("/api/events", "/api/sessions/{session_id}/events")
-
-
-def _document_security(app: FastAPI, guarded: bool) -> None:
-    """Declare the token (and the stream ticket) as OpenAPI security schemes; when the
-    server runs with a token, every ``/api`` operation requires it."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        schema = build()
-        schema.setdefault("components", {})["securitySchemes"] = {
-            "token": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "COGPIPE_TOKEN, as 'Authorization: Bearer <token>'",
-            },
-            "streamTicket": {
-                "type": "apiKey",
-                "in": "query",
-                "name": "ticket",
-                "description": "a one-time ticket from POST /api/stream-tickets (event streams)",
-            },
-        }
-        for path, operations in schema["paths"].items():
-            for operation in operations.values():
-                if guarded and path.startswith("/api/"):
-                    stream = [{"streamTicket": []}] if path in _STREAM_PATHS else []
-                    operation["security"] = [{"token": []}, *stream]
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _lifespan(

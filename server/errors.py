@@ -63,11 +63,12 @@ def problem_texts(exc: GraphValidationError) -> list[str]:
 
 
 def invalid_graph(exc: GraphValidationError) -> ApiError:
-    """Return the 400 answer for a graph that exists but cannot be run."""
+    """Return the 409 answer for a graph that exists but cannot be run: the request is
+    well formed, and what it names conflicts with the server's state (a broken file)."""
     name = exc.graph or exc.source
     count = len(exc.problems)
     return ApiError(
-        400,
+        409,
         f"graph '{name}' is invalid ({count} problem{'s' if count != 1 else ''}); fix "
         f"{exc.source} and restart the server, or choose another graph",
         problems=problem_texts(exc),
@@ -87,8 +88,8 @@ def _from_engine(exc: Exception) -> ApiError:
         return invalid_graph(exc)
     if isinstance(exc, SessionBusyError):
         return ApiError(409, exc.message)
-    if isinstance(exc, UnknownEntryError):
-        return ApiError(400, exc.message, known=exc.known)
+    if isinstance(exc, UnknownEntryError):  # the session's graph takes no such event
+        return ApiError(409, exc.message, known=exc.known)
     raise TypeError(f"no API answer for {type(exc).__name__}")
 
 

@@ -218,7 +218,7 @@ class BodyLimitMiddleware:
         max_bytes: the largest body accepted.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = 64 * 1024) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = 128 * 1024) -> None:
         self.app = app
         self.max_bytes = max_bytes
 

@@ -9,11 +9,18 @@ value is a 422 naming its place instead of poison for every later answer and str
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from cogpipe.engine.text import first_unencodable
@@ -81,8 +88,19 @@ async def encodable_params(request: Request) -> None:
                 )
 
 
+def _whole(value: Any) -> Any:
+    """JSON Schema counts ``3.0`` as an integer (it has no fraction); pydantic's strict
+    mode does not. Everything else is left to strict validation (``true`` is no integer)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+JsonInt = Annotated[int, BeforeValidator(_whole)]
+"""An integer as JSON Schema defines one."""
+
+
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON ``false`` is not the integer 0, nor ``1`` the text "1" (the schema's word)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @field_validator("*")
     @classmethod
@@ -187,7 +205,7 @@ class ActionIn(UIAction, _Request):
 class DashboardReport(_Request):
     """What the browser shows: the controls version and the ids of visible controls."""
 
-    version: int = Field(ge=0)
+    version: JsonInt = Field(ge=0)
     controls: list[str] = Field(default_factory=list, max_length=1000)
 
 

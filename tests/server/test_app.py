@@ -70,7 +70,7 @@ async def test_chunked_bodies_are_limited_while_read(client: httpx2.AsyncClient)
 
     headers = {"content-type": "application/json"}
     r = await client.post(
-        f"/api/sessions/{sid}/messages", headers=headers, content=chunks([b"x" * 10_000] * 10)
+        f"/api/sessions/{sid}/messages", headers=headers, content=chunks([b"x" * 10_000] * 14)
     )
     assert r.status_code == 413
     r = await client.post(
@@ -152,7 +152,7 @@ async def test_openapi_documents_every_endpoint(client: httpx2.AsyncClient) -> N
         f"PUT {s}/dashboard",
         f"GET {s}/events",
         "GET /api/runs/{run_id}",
-        "DELETE /api/runs/{run_id}",
+        "POST /api/runs/{run_id}/cancel",
         "GET /api/traces",
         "GET /api/traces/{name}",
         "POST /api/stream-tickets",

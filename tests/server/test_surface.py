@@ -102,7 +102,7 @@ async def test_changes_from_a_foreign_origin_are_refused(server: Running) -> Non
             ("POST", "/api/sessions", {}),
             ("POST", f"/api/sessions/{sid}/messages", {"text": "hi"}),
             ("PUT", f"/api/sessions/{sid}/graph", {"graph": "slow"}),
-            ("DELETE", "/api/runs/nope", None),
+            ("POST", "/api/runs/nope/cancel", None),
             ("POST", "/api/stream-tickets", None),
         ]:
             r = await c.request(method, path, json=body, headers=foreign)
@@ -230,12 +230,24 @@ async def test_the_token_is_a_security_scheme(serve) -> None:
     assert "security" not in spec["paths"]["/api/health"]["get"]
 
 
+async def test_bodies_that_name_a_graph_list_the_valid_ones(client: httpx2.AsyncClient) -> None:
+    models = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    valid = ["burst", "chat", "failing", "mistyped", "slow"]
+    assert models["GraphChoice"]["properties"]["name"]["enum"] == valid
+    assert models["SwitchGraph"]["properties"]["graph"]["enum"] == valid
+    string, null = models["SessionCreate"]["properties"]["graph"]["anyOf"]
+    assert string["enum"] == valid and null == {"type": "null"}
+    r = await client.post("/api/sessions", json={"graph": "broken"})  # listed, not valid
+    assert r.status_code == 409
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
         ("PATCH", "/api/default-graph", "GET, PUT"),
         ("DELETE", "/api/sessions", "GET, POST"),
-        ("POST", "/api/runs/abc", "DELETE, GET"),
+        ("DELETE", "/api/runs/abc", "GET"),
+        ("GET", "/api/runs/abc/cancel", "POST"),
         ("HEAD", "/api/health", "GET"),
         ("GET", "/api/stream-tickets", "POST"),
         ("PUT", "/api/sessions/abc/messages", "POST"),

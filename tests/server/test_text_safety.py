@@ -140,7 +140,7 @@ REQUESTS: list[tuple[str, str, bytes | None, int, str]] = [
     ("GET", "/api/sessions/%ED%A0%80/events", None, 404, "unknown session"),
     ("GET", "/api/graphs/%ED%A0%80", None, 404, "unknown graph '\ufffd\ufffd\ufffd'"),
     ("GET", "/api/runs/%ED%A0%80", None, 404, "unknown run '\ufffd\ufffd\ufffd'"),
-    ("DELETE", "/api/runs/%ED%A0%80", None, 404, "unknown run"),
+    ("POST", "/api/runs/%ED%A0%80/cancel", None, 404, "unknown run"),
     ("GET", "/api/traces/%ED%A0%80", None, 404, "unknown trace file"),
     ("GET", "/api/sessions?limit=%ED%A0%80", None, 422, "invalid request: query.limit: "),
 ]
