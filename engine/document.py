@@ -43,7 +43,6 @@ __all__ = [
     "LoadedYaml",
     "decode_yaml",
     "load_yaml",
-    "size_problem",
 ]
 
 MAX_BYTES = 1 << 20
@@ -82,15 +81,19 @@ class LoadedYaml:
         return None
 
 
-def decode_yaml(data: bytes) -> tuple[str | None, list[Problem]]:
+def decode_yaml(data: bytes, size: int = 0) -> tuple[str | None, list[Problem]]:
     """Return a graph file's bytes as text, checking its size and encoding first.
+
+    Args:
+        data: the file's bytes (a caller may stop reading one byte past the limit).
+        size: the file's size, bytes, when more than ``data`` (for the message).
 
     Returns:
         ``(text, [])``, or ``(None, [problem])`` for a file over :data:`MAX_BYTES` or
         one that is not UTF-8 (the problem names the line and column of the first bad
         byte, and says so when the file is UTF-16).
     """
-    too_big = size_problem(len(data))
+    too_big = _size_problem(max(len(data), size))
     if too_big is not None:
         return None, [too_big]
     try:
@@ -114,7 +117,7 @@ def load_yaml(text: str) -> tuple[LoadedYaml | None, list[Problem]]:
         or passes a limit, and then ``problems`` holds one problem, with the line and
         column where the text has them. Never raises.
     """
-    too_big = size_problem(len(text))
+    too_big = _size_problem(len(text))
     if too_big is not None:
         return None, [too_big]
     bad = _SURROGATE.search(text)
@@ -146,7 +149,7 @@ def load_yaml(text: str) -> tuple[LoadedYaml | None, list[Problem]]:
     return loaded, problems
 
 
-def size_problem(size: int) -> Problem | None:
+def _size_problem(size: int) -> Problem | None:
     """Return the problem of a graph file of ``size`` bytes (or characters), if too large."""
     if size <= MAX_BYTES:
         return None

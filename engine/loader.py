@@ -18,7 +18,7 @@ from typing import Any
 import networkx as nx
 from pydantic import ValidationError
 
-from .document import MAX_BYTES, LoadedYaml, decode_yaml, load_yaml, size_problem
+from .document import MAX_BYTES, LoadedYaml, decode_yaml, load_yaml
 from .errors import GraphValidationError, Problem, UnknownKindError
 from .graph import Graph, NodeDecl
 from .node import Node, NodeParams
@@ -43,10 +43,9 @@ def load_graph(path: str | Path, registry: Registry | None = None) -> Graph:
     """
     path = Path(path)
     with path.open("rb") as f:
-        too_big = size_problem(os.fstat(f.fileno()).st_size)
-        # read one byte past the limit at most: a file that grows meanwhile is caught too
-        data = b"" if too_big else f.read(MAX_BYTES + 1)
-    text, problems = (None, [too_big]) if too_big else decode_yaml(data)
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(MAX_BYTES + 1)  # one byte past the limit tells it is passed
+    text, problems = decode_yaml(data, size)
     if text is None:
         raise GraphValidationError(str(path), None, problems)
     return load_graph_text(text, source=str(path), default_name=path.stem, registry=registry)

@@ -205,19 +205,18 @@ def _is_loopback(host: str) -> bool:
 
 def _report_broken(graphs: GraphCatalog) -> None:
     """Say which graph files have problems; the server starts with the valid ones."""
-    broken = [e for e in graphs.entries() if e.error is not None]
+    broken = [(e.path, e.error.problems) for e in graphs.entries() if e.error is not None]
     if not broken:
         return
     lines = [
         f"warning: {len(broken)} graph file{'s' if len(broken) != 1 else ''} cannot be used "
         "(GET /api/graphs lists their problems; 'cogpipe validate' checks them):"
     ]
-    for entry in broken:
-        assert entry.error is not None
-        first = entry.error.problems[0].render().strip() if entry.error.problems else ""
-        more = len(entry.error.problems) - 1
-        lines.append(f"  {entry.path}: {first.splitlines()[0] if first else 'invalid'}")
-        if more:
+    for path, problems in broken:
+        first = problems[0].render().strip().splitlines()[0] if problems else "invalid"
+        lines.append(f"  {path}: {first}")
+        if len(problems) > 1:
+            more = len(problems) - 1
             lines.append(f"    (and {more} more problem{'s' if more != 1 else ''})")
     print("\n".join(lines), file=sys.stderr, flush=True)
 

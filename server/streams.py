@@ -311,7 +311,7 @@ def _skip_replayed(events: list[TraceEvent], marks: Marks) -> list[TraceEvent]:
 # -- routes ------------------------------------------------------------------------
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 422)
 }
 router = APIRouter(
     prefix="/api", tags=["events"], responses=_ERRORS, dependencies=[Depends(encodable_params)]
