@@ -125,9 +125,15 @@ class Settings(BaseSettings):
         None, description="when set, every API call and event stream needs this token"
     )
     host: str = Field("127.0.0.1", description="address 'cogpipe serve' binds")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="host names the server answers to besides localhost, 127.0.0.1, ::1 "
+        "and 'host' (comma-separated in the environment; '*.example.org' for subdomains, "
+        "'*' for any name, which turns off the protection against DNS rebinding)",
+    )
     port: int = Field(8000, ge=0, le=65535, description="port 'cogpipe serve' listens on")
 
-    @field_validator("node_modules", mode="before")
+    @field_validator("node_modules", "allowed_hosts", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -52,7 +52,8 @@ class GraphCatalog:
         self._default = default
 
     def reload(self) -> None:
-        """Read every graph file again; a file that became invalid is reported, not raised."""
+        """Read every graph file again; a file that is invalid (or unreadable, too large,
+        not UTF-8 ...) becomes an entry with its problems, never an exception."""
         entries = {k: e for k, e in getattr(self, "_entries", {}).items() if e.path is None}
         for folder in self.dirs:
             for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
@@ -81,6 +82,15 @@ class GraphCatalog:
             return CatalogEntry(graph.name, path, graph=graph)
         except GraphValidationError as exc:
             return CatalogEntry(exc.graph or path.stem, path, error=exc)
+        except OSError as exc:  # unreadable (permissions, a folder named *.yaml ...)
+            problem = Problem(
+                None,
+                f"cannot be read: {exc.strerror or exc}",
+                ("fix: make it a readable file, or move it out of the graph folder",),
+            )
+            return CatalogEntry(
+                path.stem, path, error=GraphValidationError(str(path), None, [problem])
+            )
 
     def add(self, graph: Graph) -> None:
         """Add (or replace) a graph that has no file in the graph folders, e.g. one built

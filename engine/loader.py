@@ -10,6 +10,7 @@ no entry reaches. Everything found is raised at once in one
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,13 @@ from typing import Any
 import networkx as nx
 from pydantic import ValidationError
 
+from .document import MAX_BYTES, LoadedYaml, decode_yaml, load_yaml
 from .errors import GraphValidationError, Problem, UnknownKindError
 from .graph import Graph, NodeDecl
 from .node import Node, NodeParams
 from .ports import Port, fits, type_name
 from .registry import Registry, default_registry
-from .spec import EdgeSpec, GraphSpec, LoadedYaml, PortRef, load_yaml, parse_spec
+from .spec import EdgeSpec, GraphSpec, PortRef, parse_spec
 
 __all__ = ["load_graph", "load_graph_text"]
 
@@ -35,16 +37,18 @@ def load_graph(path: str | Path, registry: Registry | None = None) -> Graph:
         registry: where kinds are looked up (default: :func:`default_registry`).
 
     Raises:
-        GraphValidationError: every problem in the file, with lines.
+        GraphValidationError: every problem in the file, with lines (a file that is too
+            large or not UTF-8 included; see :mod:`engine.document` for the limits).
         OSError: when the file cannot be read.
     """
     path = Path(path)
-    return load_graph_text(
-        path.read_text(encoding="utf-8"),
-        source=str(path),
-        default_name=path.stem,
-        registry=registry,
-    )
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(MAX_BYTES + 1)  # one byte past the limit tells it is passed
+    text, problems = decode_yaml(data, size)
+    if text is None:
+        raise GraphValidationError(str(path), None, problems)
+    return load_graph_text(text, source=str(path), default_name=path.stem, registry=registry)
 
 
 def load_graph_text(

@@ -8,13 +8,17 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable
+from io import TextIOWrapper
 from pathlib import Path
 
 import anyio
 
+from .files import private_file, private_folder
 from .trace import Observer, TraceEvent
 
 __all__ = ["CallbackObserver", "JsonlSink", "RingBuffer", "Subscription"]
+
+log = logging.getLogger(__name__)
 
 
 class RingBuffer(Observer):
@@ -156,6 +160,10 @@ class JsonlSink(Observer):
     ``backups`` old files, so disk use stays under ``max_bytes * (backups + 1)``. Lines
     are serialised and written by a writer thread; the engine only enqueues. If the
     writer falls ``max_queue`` events behind, further events are counted in ``dropped``.
+    An event that cannot be written (whatever the reason: a full disk, a removed
+    folder, a failing value) is counted in ``failed`` and the first failure is logged;
+    the writer goes on with the next event. Files are created 0600 in a 0700 folder
+    (see :mod:`engine.files`): traces hold user text and model output.
 
     Args:
         directory: where files go (created if missing).
@@ -175,10 +183,10 @@ class JsonlSink(Observer):
     ) -> None:
         if max_bytes <= 0:
             raise ValueError("max_bytes must be a positive number of bytes")
-        self.path = Path(directory) / f"{prefix}.jsonl"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = private_folder(directory, "trace folder") / f"{prefix}.jsonl"
         self.dropped = 0
-        self._handler = logging.handlers.RotatingFileHandler(
+        self.failed = 0
+        self._handler = _PrivateRotatingFile(
             self.path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
         self._handler.setFormatter(logging.Formatter("%(message)s"))
@@ -194,8 +202,19 @@ class JsonlSink(Observer):
 
     def _write(self) -> None:
         while (event := self._queue.get()) is not None:
-            self._handler.handle(logging.makeLogRecord({"msg": event.to_json()}))
-            self._queue.task_done()
+            try:
+                self._handler.handle(logging.makeLogRecord({"msg": event.to_json()}))
+            except Exception:  # one event must never end the writer: count, go on
+                self.failed += 1
+                if self.failed == 1:
+                    log.exception(
+                        "could not write a %s event to %s; later failures are counted only "
+                        "(JsonlSink.failed)",
+                        event.type,
+                        self.path,
+                    )
+            finally:
+                self._queue.task_done()
 
     def flush(self) -> None:
         """Block until every queued event is written (for tests and shutdown)."""
@@ -212,3 +231,15 @@ class JsonlSink(Observer):
             self._queue.put(None)
             self._thread.join()
         self._handler.close()
+
+
+class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
+    """A rotating file whose files are created 0600 and whose write errors reach the
+    caller (:meth:`JsonlSink._write` counts them) instead of being printed to stderr."""
+
+    def _open(self) -> TextIOWrapper:
+        private_file(self.baseFilename)
+        return super()._open()
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        raise  # called inside emit()'s except block: re-raises the error being handled

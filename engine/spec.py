@@ -1,4 +1,4 @@
-"""Graph YAML: the schema (pydantic) and a loader that remembers line numbers.
+"""Graph YAML: the schema (pydantic) of a loaded document (:mod:`engine.document`).
 
 A graph file looks like::
 
@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .document import LoadedYaml
 from .errors import Problem
 
-__all__ = ["EdgeSpec", "GraphSpec", "LoadedYaml", "NodeSpec", "PortRef", "load_yaml", "parse_spec"]
+__all__ = ["EdgeSpec", "GraphSpec", "NodeSpec", "PortRef", "parse_spec"]
 
-Path = tuple[str | int, ...]
 _REF = re.compile(r"^\s*([A-Za-z_]\w*)\.([A-Za-z_]\w*)\s*$")
 _EDGE = re.compile(r"^(.+?)\s*->\s*(.+)$")
 
@@ -105,78 +104,6 @@ class EdgeSpec:
         return cls(src, dst, line)
 
 
-@dataclass
-class LoadedYaml:
-    """A YAML document and the line of every key and list item in it.
-
-    ``lines`` maps a path such as ``('nodes', 'input', 'kind')`` or ``('edges', 3)`` to a
-    1-based line number.
-    """
-
-    data: Any
-    lines: dict[Path, int] = field(default_factory=dict)
-
-    def line(self, path: Path) -> int | None:
-        """Return the line of ``path`` or of its nearest ancestor that has one."""
-        for end in range(len(path), 0, -1):
-            found = self.lines.get(tuple(path[:end]))
-            if found is not None:
-                return found
-        return None
-
-
-def _walk(node: yaml.Node, path: Path, out: LoadedYaml, problems: list[Problem]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                problems.append(
-                    Problem(
-                        line,
-                        f"duplicate key '{key}'",
-                        ("fix: keep one entry per key; YAML would silently drop the first",),
-                    )
-                )
-            seen.add(key)
-            out.lines[(*path, key)] = line
-            _walk(value_node, (*path, key), out, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            out.lines[(*path, i)] = item.start_mark.line + 1
-            _walk(item, (*path, i), out, problems)
-
-
-def load_yaml(text: str) -> tuple[LoadedYaml | None, list[Problem]]:
-    """Parse YAML text with line numbers.
-
-    Returns:
-        ``(loaded, problems)``; ``loaded`` is ``None`` when the text is not valid YAML,
-        and then ``problems`` holds one problem with the line and column.
-    """
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        col = f" at column {mark.column + 1}" if mark else ""
-        what = exc.problem or exc.context or "syntax error"
-        details = []
-        if exc.context and exc.context_mark and exc.problem_mark:
-            details.append(f"{exc.context} that starts on line {exc.context_mark.line + 1}")
-        details.append("fix: check indentation, colons after keys, and matching quotes/brackets")
-        return None, [Problem(line, f"invalid YAML{col}: {what}", tuple(details))]
-    except yaml.YAMLError as exc:
-        return None, [Problem(None, f"invalid YAML: {exc}")]
-    loaded = LoadedYaml(data)
-    problems: list[Problem] = []
-    if root is not None:
-        _walk(root, (), loaded, problems)
-    return loaded, problems
-
-
 _ALLOWED = {
     (): list(GraphSpec.model_fields),
     ("nodes", "*"): list(NodeSpec.model_fields),
@@ -185,6 +112,8 @@ _ALLOWED = {
 
 def _schema_problem(err: Any, loaded: LoadedYaml) -> Problem:
     loc = tuple(err["loc"])
+    if loc and (loc[-1] == "[key]" or err["type"] == "invalid_key"):
+        return _key_problem(loc[:-1] if loc[-1] == "[key]" else loc, loaded)
     where = ".".join(str(p) for p in loc) or "(top level)"
     line = loaded.line(loc)
     if err["type"] == "extra_forbidden":
@@ -203,6 +132,28 @@ def _schema_problem(err: Any, loaded: LoadedYaml) -> Problem:
         return Problem(line, f"missing required key '{loc[-1]}' at {where}")
     got = type(err.get("input")).__name__
     return Problem(line, f"{where}: {err['msg']} (got {got})")
+
+
+def _key_problem(loc: tuple[Any, ...], loaded: LoadedYaml) -> Problem:
+    """A key YAML read as a number, ``true``/``false`` or ``null`` where text is needed.
+
+    ``loc`` ends with pydantic's name of the key, in which ``True`` is ``1`` and
+    ``None`` is ``'None'``; the key itself is looked up in the data.
+    """
+    parent, named = loc[:-1], loc[-1]
+    mapping = loaded.data
+    for part in parent:
+        mapping = mapping.get(part) if isinstance(mapping, dict) else None
+    keys = [k for k in mapping if not isinstance(k, str)] if isinstance(mapping, dict) else []
+    key = next((k for k in keys if k == named or str(k) == named), named)
+    loc = (*parent, key)
+    place = "in " + ".".join(map(str, parent)) if parent else "at the top level"
+    kind = "null" if key is None else type(key).__name__
+    return Problem(
+        loaded.line(loc),
+        f"key {key!r} {place} is read as {kind}, but keys must be text",
+        ("fix: put the key in quotes, e.g. '1': or 'yes':",),
+    )
 
 
 def parse_spec(loaded: LoadedYaml) -> tuple[GraphSpec | None, list[Problem]]:

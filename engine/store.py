@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
+from .files import private_file, private_folder
 from .session import Session, jsonable
+from .text import clean, dumps_clean
 
 __all__ = ["SqliteSessionStore"]
 
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
@@ -26,6 +30,10 @@ class SqliteSessionStore:
 
     One row per session, rewritten after every turn (a session is small: its history
     is bounded). WAL journaling lets another process read while the server writes.
+    The file is created 0600 (SQLite gives its ``-wal`` and ``-shm`` files the mode of
+    the database file) in a folder created 0700: sessions hold user text. Text JSON
+    cannot carry in UTF-8 (lone surrogates from a model's reply ...) is replaced with
+    U+FFFD when saved, and when loaded from rows written before that rule.
 
     Args:
         path: the database file (its folder is created), or ``":memory:"``.
@@ -36,7 +44,11 @@ class SqliteSessionStore:
 
     def __init__(self, path: str | Path) -> None:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_folder(Path(path).parent, "session database folder")
+            private_file(path)
+            for journal in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+                if journal.exists():  # left by a version that created them 0644
+                    private_file(journal)
         self.path = str(path)
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -45,10 +57,15 @@ class SqliteSessionStore:
 
     def load(self, session_id: str) -> Session | None:
         row = self._db.execute("SELECT data FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return Session.from_dict(json.loads(row[0])) if row else None
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        if _ESCAPED_SURROGATE.search(row[0]):  # rows written before dumps_clean
+            data = clean(data)
+        return Session.from_dict(data)
 
     def save(self, session: Session) -> None:
-        data = json.dumps(jsonable(session.to_dict()), default=str)
+        data = dumps_clean(jsonable(session.to_dict()), "session store")
         self._db.execute(
             "INSERT OR REPLACE INTO sessions (id, graph, created, updated, data) "
             "VALUES (?, ?, ?, ?, ?)",

@@ -22,6 +22,8 @@ from typing import Any, NamedTuple
 
 from pydantic_core import to_json
 
+from .text import clean_json, clean_text, report
+
 __all__ = ["EventBus", "Observer", "TraceEvent", "preview"]
 
 log = logging.getLogger(__name__)
@@ -59,8 +61,17 @@ class TraceEvent(NamedTuple):
         return self._asdict()
 
     def to_json(self) -> str:
-        """Return the event as one line of JSON (non-JSON values become strings)."""
-        return to_json(self._asdict(), fallback=str).decode()
+        """Return the event as one line of JSON (non-JSON values become strings).
+
+        Never raises: a value JSON or UTF-8 cannot hold (a lone surrogate, ``NaN``, an
+        object whose ``str()`` fails) is repaired (see :mod:`engine.text`) and logged,
+        so one bad event cannot stop a writer thread or an event stream.
+        """
+        try:
+            return to_json(self._asdict(), fallback=str, inf_nan_mode="null").decode()
+        except Exception:  # the rare bad value: repair it rather than lose the event
+            report(f"trace event {self.type}")
+            return clean_json(self._asdict()).decode()
 
 
 class Observer:
@@ -107,12 +118,15 @@ def preview(value: Any, limit: int = 200) -> str:
 
     Events carry previews, not the values themselves: the ring then holds only short
     strings (bounded memory) and a node that mutates a value later cannot rewrite the
-    trace. Serialisation is pydantic-core's (five times faster than ``json.dumps`` here)."""
+    trace. Serialisation is pydantic-core's (five times faster than ``json.dumps`` here).
+    Lone surrogates become U+FFFD, so a preview is always valid UTF-8."""
     if type(value) is str:
         text = value
     else:
         try:
-            text = to_json(value, exclude_none=True, fallback=str).decode()
-        except (TypeError, ValueError):
-            text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+            text = to_json(value, exclude_none=True, fallback=str, inf_nan_mode="null").decode()
+        except Exception:
+            text = clean_json(value, exclude_none=True).decode()
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return clean_text(text)

@@ -23,11 +23,11 @@ from cogpipe.engine import (
     to_mermaid,
 )
 from cogpipe.engine.session import jsonable
-from cogpipe.nodes.types import UIAction
 from cogpipe.settings import Settings
 
 from .errors import ApiError, problem_texts
 from .models import (
+    ActionIn,
     DashboardReport,
     DefaultGraph,
     ErrorBody,
@@ -43,6 +43,7 @@ from .models import (
     SessionSummary,
     SwitchGraph,
     TraceFile,
+    encodable_params,
 )
 from .runs import RunRecord, RunRegistry
 from .traces import find_trace, read_trace, trace_files
@@ -50,9 +51,9 @@ from .traces import find_trace, read_trace, trace_files
 __all__ = ["router", "server_version"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422)
 }
-router = APIRouter(prefix="/api", responses=_ERRORS)
+router = APIRouter(prefix="/api", responses=_ERRORS, dependencies=[Depends(encodable_params)])
 
 
 def _runtime(request: Request) -> Runtime:
@@ -105,6 +106,14 @@ async def health(rt: RuntimeDep) -> dict[str, Any]:
 
 
 # -- graphs --------------------------------------------------------------------------
+
+
+def _named_graph(rt: Runtime, name: str, field: str) -> None:
+    """Check a graph named in a request body: an unknown one is a 422 naming the field
+    (404 answers a path that names nothing; here the path's resource exists)."""
+    if name not in {e.name for e in rt.catalog.entries()}:
+        err = UnknownGraphError(name, rt.catalog.names())
+        raise ApiError(422, f"invalid request: {field}: {err.message}", known=err.known)
 
 
 def _catalog_entry(rt: Runtime, name: str) -> CatalogEntry:
@@ -164,6 +173,7 @@ async def get_default_graph(rt: RuntimeDep) -> dict[str, Any]:
 @router.put("/default-graph", response_model=DefaultGraph, tags=["graphs"])
 async def put_default_graph(body: GraphChoice, rt: RuntimeDep) -> dict[str, Any]:
     """Make another registered graph the default for new sessions (until restart)."""
+    _named_graph(rt, body.name, "name")
     rt.catalog.set_default(body.name)
     return {"name": body.name}
 
@@ -203,7 +213,9 @@ async def create_session(
 ) -> dict[str, Any]:
     """Start a session on a graph (the default graph when ``graph`` is omitted)."""
     name = body.graph if body is not None else None
-    if name is None and _default_graph(rt) is None:
+    if name is not None:
+        _named_graph(rt, name, "graph")
+    elif _default_graph(rt) is None:
         raise ApiError(
             404,
             f"no default graph: no valid graph in {', '.join(map(str, rt.catalog.dirs))}; "
@@ -248,6 +260,7 @@ async def switch_graph(session_id: str, body: SwitchGraph, rt: RuntimeDep) -> di
     """Run another registered graph from the session's next turn on; history and state
     are kept, and ``graph.switched`` (with the new elements) goes to the event streams."""
     rt.session(session_id)
+    _named_graph(rt, body.graph, "graph")
     rt.switch_graph(session_id, body.graph)
     return _session_detail(rt.session(session_id))
 
@@ -257,10 +270,25 @@ def _accepted(record: RunRecord, response: Response) -> dict[str, Any]:
     return {"run_id": record.run_id, "session_id": record.session_id, "status": record.status}
 
 
+_RUN = {"run_id": "$response.body#/run_id"}
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {  # OpenAPI links: what a client (or a fuzzer) can do with the run it got
+        "links": {
+            "GetRun": {"operationRef": "#/paths/~1api~1runs~1{run_id}/get", "parameters": _RUN},
+            "CancelRun": {
+                "operationRef": "#/paths/~1api~1runs~1{run_id}~1cancel/post",
+                "parameters": _RUN,
+            },
+        }
+    }
+}
+
+
 @router.post(
     "/sessions/{session_id}/messages",
     status_code=202,
     response_model=RunAccepted,
+    responses=_ACCEPTED,
     tags=["runs"],
 )
 async def post_message(
@@ -275,10 +303,11 @@ async def post_message(
     "/sessions/{session_id}/actions",
     status_code=202,
     response_model=RunAccepted,
+    responses=_ACCEPTED,
     tags=["runs"],
 )
 async def post_action(
-    session_id: str, body: UIAction, runs: RunsDep, response: Response
+    session_id: str, body: ActionIn, runs: RunsDep, response: Response
 ) -> dict[str, Any]:
     """Send a UI action (a control was clicked); answers at once with the run id."""
     return _accepted(runs.submit(session_id, "action", body.model_dump()), response)
@@ -315,9 +344,11 @@ async def get_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
     return _run(runs, run_id).info()
 
 
-@router.delete("/runs/{run_id}", status_code=202, response_model=RunInfo, tags=["runs"])
+@router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunInfo, tags=["runs"])
 async def cancel_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
-    """Cancel a queued or running run; answers once it stopped (or after 2 s)."""
+    """Cancel a queued or running run; answers once it stopped (or after 2 s). The run
+    stays readable at ``GET /api/runs/{run_id}`` as ``cancelled`` (which is why this is
+    not a DELETE: nothing is deleted)."""
     record = _run(runs, run_id)
     if not record.active:
         raise ApiError(

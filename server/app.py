@@ -25,18 +25,30 @@ from starlette.types import Receive, Scope, Send
 
 import cogpipe.frontend
 from cogpipe.assembly import catalog, open_runtime
-from cogpipe.engine import tune_gc
+from cogpipe.engine import GraphCatalog, tune_gc
 from cogpipe.settings import Settings
 
 from . import api, streams
+from .accesslog import redact_access_log
 from .errors import install_error_handlers
-from .middleware import BodyLimitMiddleware, TokenMiddleware
+from .middleware import (
+    LOOPBACK_HOSTS,
+    BodyLimitMiddleware,
+    HostMiddleware,
+    OriginMiddleware,
+    TokenMiddleware,
+)
+from .openapi import finish_openapi
+from .responses import SafeJSONResponse
 from .runs import RunRegistry
 from .streams import EventStreams, StreamOptions
+from .tickets import StreamTickets
 
 __all__ = ["create_app", "serve"]
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 128 * 1024
+"""Request bodies are limited to 128 KiB: a message of 8,000 characters, each sent as
+JSON escapes of a surrogate pair (12 bytes), still fits."""
 _FROM_SETTINGS = object()
 FRONTEND_DIR = Path(cogpipe.frontend.__file__).resolve().parent
 """The HUD's folder (package data)."""
@@ -89,16 +101,30 @@ def create_app(
         lifespan=_lifespan(settings, streams_options or StreamOptions()),
         docs_url=None,  # served by _api_docs from the installed Swagger UI, not a CDN
         redoc_url=None,
+        default_response_class=SafeJSONResponse,  # one bad value never makes a 500
     )
     app.state.settings = settings
+    app.state.tickets = tickets = StreamTickets()
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(streams.router)
     _api_docs(app)
     _mount_frontend(app, frontend_dir or FRONTEND_DIR)
+    finish_openapi(app, guarded=bool(token))
+    # added innermost first: a request meets Host, then Origin, then the token
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)
-    app.add_middleware(TokenMiddleware, token=token if isinstance(token, str) else None)
+    token_text = token if isinstance(token, str) else None
+    app.add_middleware(TokenMiddleware, token=token_text, tickets=tickets)
+    app.add_middleware(OriginMiddleware)
+    app.add_middleware(HostMiddleware, allowed=allowed_hosts(settings))
     return app
+
+
+def allowed_hosts(settings: Settings) -> list[str]:
+    """Return the host names the app answers to: the loopback names, the bound host
+    (unless it is a wildcard address such as ``0.0.0.0``) and ``allowed_hosts``."""
+    bound = [] if settings.host in ("0.0.0.0", "::", "") else [settings.host]
+    return [*LOOPBACK_HOSTS, *bound, *settings.allowed_hosts]
 
 
 def _lifespan(
@@ -108,6 +134,7 @@ def _lifespan(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_access_log()  # uvicorn has configured its loggers by now
         async with open_runtime(settings) as runtime, anyio.create_task_group() as tg:
             runs = RunRegistry(runtime, tg)
             runtime.bus.add(runs)
@@ -176,6 +203,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _report_broken(graphs: GraphCatalog) -> None:
+    """Say which graph files have problems; the server starts with the valid ones."""
+    broken = [(e.path, e.error.problems) for e in graphs.entries() if e.error is not None]
+    if not broken:
+        return
+    lines = [
+        f"warning: {len(broken)} graph file{'s' if len(broken) != 1 else ''} cannot be used "
+        "(GET /api/graphs lists their problems; 'cogpipe validate' checks them):"
+    ]
+    for path, problems in broken:
+        first = problems[0].render().strip().splitlines()[0] if problems else "invalid"
+        lines.append(f"  {path}: {first}")
+        if len(problems) > 1:
+            more = len(problems) - 1
+            lines.append(f"    (and {more} more problem{'s' if more != 1 else ''})")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
 def serve(settings: Settings) -> int:
     """Run the server until interrupted (``cogpipe serve``).
 
@@ -191,7 +236,7 @@ def serve(settings: Settings) -> int:
         NodeModuleError: a node module cannot be imported.
         UnknownGraphError, GraphValidationError: ``default_graph`` names no runnable graph.
     """
-    catalog(settings)  # a bad node module or default graph fails here, before binding
+    _report_broken(catalog(settings))  # a bad node module or default graph fails here
     host, port = settings.host, settings.port
     app = create_app(settings)
     shown = f"[{host}]" if ":" in host else host
@@ -200,6 +245,14 @@ def serve(settings: Settings) -> int:
         print(
             f"warning: listening on {host} without COGPIPE_TOKEN: anyone who can reach "
             "this port can run graphs; set COGPIPE_TOKEN or bind 127.0.0.1",
+            file=sys.stderr,
+            flush=True,
+        )
+    if host in ("0.0.0.0", "::") and not settings.allowed_hosts:
+        print(
+            f"note: listening on {host}, but answering only requests for "
+            f"{', '.join(allowed_hosts(settings))}; add the names clients use to reach "
+            "this machine to COGPIPE_ALLOWED_HOSTS",
             file=sys.stderr,
             flush=True,
         )

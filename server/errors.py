@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cogpipe.engine import (
@@ -23,6 +22,9 @@ from cogpipe.engine import (
     UnknownGraphError,
     UnknownSessionError,
 )
+from cogpipe.engine.text import clean, first_unencodable
+
+from .responses import SafeJSONResponse
 
 __all__ = [
     "ApiError",
@@ -49,9 +51,10 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
-    """Return the JSON error answer ``{"error": message, **extra}``."""
-    return JSONResponse({"error": message, **jsonable_encoder(extra)}, status_code=status)
+def error_response(status: int, message: str, **extra: Any) -> SafeJSONResponse:
+    """Return the JSON error answer ``{"error": message, **extra}`` (a message or an extra
+    value that echoes bad input is repaired, never a reason to fail)."""
+    return SafeJSONResponse({"error": message, **jsonable_encoder(extra)}, status_code=status)
 
 
 def problem_texts(exc: GraphValidationError) -> list[str]:
@@ -60,11 +63,12 @@ def problem_texts(exc: GraphValidationError) -> list[str]:
 
 
 def invalid_graph(exc: GraphValidationError) -> ApiError:
-    """Return the 400 answer for a graph that exists but cannot be run."""
+    """Return the 409 answer for a graph that exists but cannot be run: the request is
+    well formed, and what it names conflicts with the server's state (a broken file)."""
     name = exc.graph or exc.source
     count = len(exc.problems)
     return ApiError(
-        400,
+        409,
         f"graph '{name}' is invalid ({count} problem{'s' if count != 1 else ''}); fix "
         f"{exc.source} and restart the server, or choose another graph",
         problems=problem_texts(exc),
@@ -84,41 +88,89 @@ def _from_engine(exc: Exception) -> ApiError:
         return invalid_graph(exc)
     if isinstance(exc, SessionBusyError):
         return ApiError(409, exc.message)
-    if isinstance(exc, UnknownEntryError):
-        return ApiError(400, exc.message, known=exc.known)
+    if isinstance(exc, UnknownEntryError):  # the session's graph takes no such event
+        return ApiError(409, exc.message, known=exc.known)
     raise TypeError(f"no API answer for {type(exc).__name__}")
 
 
-async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+async def _api_error(request: Request, exc: Exception) -> SafeJSONResponse:
     err = exc if isinstance(exc, ApiError) else _from_engine(exc)
     return error_response(err.status, err.message, **err.extra)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+_BODY_UNREADABLE = "There was an error parsing the body"  # FastAPI's words, routing.py
+
+
+async def _http_error(request: Request, exc: Exception) -> SafeJSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     text = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    if exc.status_code == 404:
+    headers = dict(exc.headers or {})
+    status = exc.status_code
+    if status == 404:
         text = f"no such path: {request.url.path}; the API is described at /docs"
-    elif exc.status_code == 405:
-        text = f"{request.method} is not allowed on {request.url.path}; see /docs"
-    response = error_response(exc.status_code, text)
-    if exc.headers:
-        response.headers.update(exc.headers)
+    elif status == 405:
+        allowed = allowed_methods(request) or headers.get("Allow", "").split(", ")
+        headers["Allow"] = ", ".join(allowed)
+        text = (
+            f"{request.method} is not allowed on {request.url.path}; it answers "
+            f"{', '.join(allowed)} (see /docs)"
+        )
+    elif status == 400 and text == _BODY_UNREADABLE:
+        # The body is not JSON text at all (not UTF-8, nested past the parser's limit):
+        # the same 422 as any other body that is not what the route takes.
+        status = 422
+        text = "invalid request: body: not JSON in UTF-8 (see 'detail')"
+        return error_response(status, text, detail=[_body_problem(exc)])
+    response = error_response(status, text)
+    response.headers.update(headers)
     return response
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+def _body_problem(exc: StarletteHTTPException) -> dict[str, Any]:
+    cause = exc.__cause__
+    reason = f"{type(cause).__name__}: {cause}" if cause is not None else _BODY_UNREADABLE
+    return {"type": "json_invalid", "loc": ["body"], "msg": clean(reason)}
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Return the methods the OpenAPI schema lists for the request's path (sorted), or
+    ``[]`` when the path is not in it; a 405's ``Allow`` header (RFC 9110, 15.5.6)
+    must name every method of the path, not only one route's."""
+    segments = request.url.path.split("/")
+    for path, operations in request.app.openapi().get("paths", {}).items():
+        template = path.split("/")
+        if len(template) == len(segments) and all(
+            t == s or (t.startswith("{") and s) for t, s in zip(template, segments, strict=True)
+        ):
+            return sorted(m.upper() for m in operations)
+    return []
+
+
+async def _validation_error(request: Request, exc: Exception) -> SafeJSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
+    errors = [_unencodable(e) for e in exc.errors()]
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
     if first.get("type") == "json_invalid":  # its loc ends in a character position
         where = "body"
+    elif first.get("type") == "unencodable_text":  # names the place inside the field
+        where = first["ctx"]["where"]
     return error_response(
         422,
         f"invalid request: {where}: {first['msg']} (see 'detail' for every problem)",
-        detail=[{k: v for k, v in e.items() if k != "ctx"} for e in errors],
+        detail=[clean({k: v for k, v in e.items() if k != "ctx"}) for e in errors],
     )
+
+
+def _unencodable(error: dict[str, Any]) -> dict[str, Any]:
+    """Say what pydantic's ``string_unicode`` error about a str field means and where."""
+    if error.get("type") != "string_unicode":
+        return error
+    field = [p for p in error["loc"] if p != "body"]
+    bad = first_unencodable(error.get("input"), tuple(field))
+    if bad is None:
+        return error
+    return {**error, "type": "unencodable_text", "msg": bad[1], "ctx": {"where": bad[0]}}
 
 
 def install_error_handlers(app: FastAPI) -> None:

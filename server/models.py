@@ -2,16 +2,32 @@
 
 The wire format is documented in ``docs/api.md``; these models are its source of truth
 for field names and types. Request bodies forbid unknown keys, so a typo is a 422 with
-the key named rather than silently ignored.
+the key named rather than silently ignored, and refuse text that cannot be written back
+as JSON in UTF-8 (lone surrogates, ``NaN``; see :mod:`cogpipe.engine.text`), so such a
+value is a 422 naming its place instead of poison for every later answer and stream.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from cogpipe.engine.text import first_unencodable
+from cogpipe.nodes.types import UIAction
 
 __all__ = [
+    "ActionIn",
     "DashboardReport",
     "DefaultGraph",
     "ErrorBody",
@@ -29,17 +45,72 @@ __all__ = [
     "SessionCreate",
     "SessionDetail",
     "SessionSummary",
+    "StreamTicket",
     "SwitchGraph",
     "ToolServerStatus",
     "TraceFile",
     "TurnInfo",
+    "encodable_params",
 ]
 
 RunStatus = Literal["queued", "running", "finished", "failed", "cancelled"]
 
 
+def unencodable_error(where: str, what: str) -> PydanticCustomError:
+    """Return the validation error of a value that cannot be JSON in UTF-8; the error
+    handler reads ``where`` (e.g. ``payload.items.2``) from its context."""
+    return PydanticCustomError("unencodable_text", "{what}", {"where": where, "what": what})
+
+
+async def encodable_params(request: Request) -> None:
+    """Refuse path and query parameters that cannot be JSON in UTF-8 (a dependency of
+    every route; uvicorn decodes ``%ED%A0%80`` to U+FFFD, other servers may not).
+
+    Raises:
+        RequestValidationError: a 422 naming the parameter.
+    """
+    for where, params in (
+        ("path", request.path_params.items()),
+        ("query", request.query_params.multi_items()),
+    ):
+        for name, value in params:
+            bad = first_unencodable(value, (name,))
+            if bad is not None:
+                err = unencodable_error(*bad)
+                raise RequestValidationError(
+                    [
+                        {
+                            "type": err.type,
+                            "loc": (where, name),
+                            "msg": err.message(),
+                            "input": value,
+                            "ctx": err.context,
+                        }
+                    ]
+                )
+
+
+def _whole(value: Any) -> Any:
+    """JSON Schema counts ``3.0`` as an integer (it has no fraction); pydantic's strict
+    mode does not. Everything else is left to strict validation (``true`` is no integer)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+JsonInt = Annotated[int, BeforeValidator(_whole)]
+"""An integer as JSON Schema defines one."""
+
+
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON ``false`` is not the integer 0, nor ``1`` the text "1" (the schema's word)
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*")
+    @classmethod
+    def _encodable(cls, value: Any, info: ValidationInfo) -> Any:
+        bad = first_unencodable(value, (info.field_name or "body",))
+        if bad is not None:
+            raise unencodable_error(*bad)
+        return value
 
 
 class ErrorBody(BaseModel):
@@ -149,10 +220,14 @@ class MessageIn(_Request):
     text: str = Field(min_length=1, max_length=8000)
 
 
+class ActionIn(UIAction, _Request):
+    """A UI action as posted by the browser (``UIAction``: a control was clicked)."""
+
+
 class DashboardReport(_Request):
     """What the browser shows: the controls version and the ids of visible controls."""
 
-    version: int = Field(ge=0)
+    version: JsonInt = Field(ge=0)
     controls: list[str] = Field(default_factory=list, max_length=1000)
 
 
@@ -230,6 +305,13 @@ class RunInfo(BaseModel):
     duration_ms: float | None = Field(
         None, description="running time so far, or in all once it ended"
     )
+
+
+class StreamTicket(BaseModel):
+    """A one-time ticket that opens one event stream (``?ticket=``)."""
+
+    ticket: str = Field(description="opens one event stream, once")
+    expires_in: float = Field(description="seconds it stays valid")
 
 
 class TraceFile(BaseModel):

@@ -28,13 +28,17 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from cogpipe.engine import Observer, Runtime, Subscription, TraceEvent
+from cogpipe.engine.text import clean_text
+
+from .models import ErrorBody, StreamTicket, encodable_params
+from .tickets import StreamTickets
 
 __all__ = [
     "EventStreams",
@@ -135,7 +139,7 @@ def _session_frame(event: TraceEvent) -> bytes:
 
 def _all_frame(event: TraceEvent) -> bytes:
     return b"id: %s:%d\ndata: %s\n\n" % (
-        event.session_id.encode(),
+        clean_text(event.session_id).encode(),
         event.seq,
         event.to_json().encode(),
     )
@@ -306,7 +310,12 @@ def _skip_replayed(events: list[TraceEvent], marks: Marks) -> list[TraceEvent]:
 
 # -- routes ------------------------------------------------------------------------
 
-router = APIRouter(prefix="/api", tags=["events"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 422)
+}
+router = APIRouter(
+    prefix="/api", tags=["events"], responses=_ERRORS, dependencies=[Depends(encodable_params)]
+)
 
 _SSE = {
     200: {
@@ -326,6 +335,15 @@ LastEventQuery = Annotated[
         "(`0`: replay everything kept)"
     ),
 ]
+
+
+@router.post("/stream-tickets", status_code=201, response_model=StreamTicket)
+async def new_stream_ticket(request: Request) -> dict[str, Any]:
+    """A one-time ticket for an event stream: open it as ``?ticket=<ticket>`` within
+    ``expires_in`` seconds. It is how a browser's ``EventSource``, which cannot send the
+    ``Authorization`` header, gets in without the token in its URL."""
+    tickets: StreamTickets = request.app.state.tickets
+    return {"ticket": tickets.issue(), "expires_in": tickets.ttl_s}
 
 
 @router.get("/sessions/{session_id}/events", response_class=EventSourceResponse, responses=_SSE)

@@ -20,12 +20,6 @@ export function onTokenNeeded(fn) {
   askToken = fn;
 }
 
-/** Append `?token=` for EventSource, which cannot send an Authorization header. */
-export function withToken(path) {
-  if (!token) return path;
-  return `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
-}
-
 // Concurrent 401s share one question: the person is asked once, not once per request.
 async function newToken(hadToken) {
   if (!askToken) return null;
@@ -75,4 +69,6 @@ export const api = {
   reportDashboard: (id, version, controls) =>
     request('PUT', `/api/sessions/${enc(id)}/dashboard`, { version, controls }),
   run: (runId) => request('GET', `/api/runs/${enc(runId)}`),
+  // EventSource cannot send the token: a one-time ticket opens one stream instead.
+  streamTicket: () => request('POST', '/api/stream-tickets').then((t) => t.ticket),
 };

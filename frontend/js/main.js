@@ -1,6 +1,6 @@
 // Wires the HUD together: session, graph, stream, and the views that draw each event.
 
-import { ApiError, api, onTokenNeeded, withToken } from './api.js';
+import { ApiError, api, onTokenNeeded } from './api.js';
 import { Chat, answerText } from './chat.js';
 import { ControlsPanel } from './controls.js';
 import { GraphView } from './graph.js';
@@ -238,9 +238,11 @@ async function boot() {
   chat.loadHistory(session.history);
   controls.apply(session.controls);
   drawTimeline();
-  // With no Last-Event-ID the server replays the session's ring first, so a reload mid-run
-  // redraws the run so far and then continues live; EventStream drops repeated seqs.
-  new EventStream(withToken(`/api/sessions/${encodeURIComponent(sessionId)}/events`), {
+  // The first connection asks for last_event_id=0: the server replays the session's ring,
+  // so a reload mid-run redraws the run so far and then continues live; EventStream drops
+  // repeated seqs.
+  new EventStream(`/api/sessions/${encodeURIComponent(sessionId)}/events`, {
+    ticket: api.streamTicket,
     onEvent: handle,
     onState: (state) => status.setConnection(state),
     onLost: (n) => {

@@ -2,11 +2,13 @@
 
 /**
  * Opens `url` with EventSource and hands every new trace event to `onEvent`, in seq order,
- * each seq once. A first connection asks for `?last_event_id=0`, so the server replays the
- * session's ring before going live (a reloaded page redraws everything still kept). The
- * browser resends Last-Event-ID (which the server prefers to the query) when it reconnects
- * by itself; when it gives up (readyState CLOSED, e.g. the server answered an error while
- * restarting) a new EventSource resumes with `?last_event_id=<last seq seen>`.
+ * each seq once. Every connection carries a fresh one-time ticket (`ticket()`, from
+ * POST /api/stream-tickets: EventSource cannot send the token, and a token in a URL ends
+ * up in logs) and `?last_event_id=<last seq seen>`, so the first connection replays the
+ * session's ring (a reloaded page redraws everything still kept) and a reconnection
+ * resumes where it stopped. A ticket opens one stream, so the browser's own reconnect
+ * (which would reuse it) is not used: on any error the stream closes and opens again
+ * itself, 0.5 s later, doubling up to 10 s while it keeps failing.
  *
  * onState(state): 'connecting' | 'live' | 'reconnecting'.
  * onLost(n): the server dropped n events for this client (`stream.lost`).
@@ -14,8 +16,9 @@
  *   unknown session after a restart, a token that stopped working ...).
  */
 export class EventStream {
-  constructor(url, { onEvent, onState, onLost, onRefused }) {
+  constructor(url, { ticket, onEvent, onState, onLost, onRefused }) {
     this.url = url;
+    this.ticket = ticket;
     this.onEvent = onEvent;
     this.onState = onState;
     this.onLost = onLost;
@@ -26,12 +29,23 @@ export class EventStream {
     this.retry = 500;
     this.timer = null;
     this.everOpen = false;
+    this.closed = false;
   }
 
-  open() {
+  async open() {
     this.onState(this.everOpen ? 'reconnecting' : 'connecting');
-    const sep = this.url.includes('?') ? '&' : '?';
-    const source = new EventSource(`${this.url}${sep}last_event_id=${this.lastSeq}`);
+    let ticket;
+    try {
+      ticket = await this.ticket();
+    } catch (err) {
+      // a server that answered (401 ...) refused; one that did not is still away
+      if (err?.status) this.refuse();
+      this.again();
+      return;
+    }
+    if (this.closed) return;
+    const params = new URLSearchParams({ last_event_id: String(this.lastSeq), ticket });
+    const source = new EventSource(`${this.url}?${params}`);
     this.source = source;
     source.onopen = () => {
       this.everOpen = true;
@@ -42,14 +56,24 @@ export class EventStream {
     source.onmessage = (message) => this.receive(message.data);
     source.onerror = () => {
       if (this.source !== source) return;
+      // CLOSED: the server answered with an error; CONNECTING: the connection dropped
+      if (source.readyState === EventSource.CLOSED) this.refuse();
+      source.close();
+      this.source = null;
       this.onState(this.everOpen ? 'reconnecting' : 'connecting');
-      if (source.readyState === EventSource.CLOSED) {
-        this.refused += 1;
-        this.onRefused?.(this.refused);
-        this.timer = setTimeout(() => this.open(), this.retry);
-        this.retry = Math.min(this.retry * 2, 10000);
-      }
+      this.again();
     };
+  }
+
+  refuse() {
+    this.refused += 1;
+    this.onRefused?.(this.refused);
+  }
+
+  again() {
+    if (this.closed) return;
+    this.timer = setTimeout(() => this.open(), this.retry);
+    this.retry = Math.min(this.retry * 2, 10000);
   }
 
   receive(text) {
@@ -71,6 +95,7 @@ export class EventStream {
   }
 
   close() {
+    this.closed = true;
     clearTimeout(this.timer);
     this.source?.close();
     this.source = null;

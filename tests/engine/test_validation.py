@@ -15,7 +15,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 CASES = {
     # YAML syntax errors give line, column and the enclosing construct
     "invalid_yaml": """{path}: 1 problem
-  line 5: invalid YAML at column 7: expected ',' or '}', but got ':'
+  line 5: invalid YAML at column 7: did not find expected ',' or '}'
     while parsing a flow mapping that starts on line 4
     fix: check indentation, colons after keys, and matching quotes/brackets""",
     # a file that is not a mapping
@@ -31,7 +31,7 @@ CASES = {
     allowed keys here: name, description, entry, context, nodes, edges, outputs""",
     # duplicate keys, which YAML would silently merge
     "duplicate_key": """{path}: 1 problem in graph 'duplicate'
-  line 6: duplicate key 'step'
+  line 6: duplicate key 'step' in nodes
     fix: keep one entry per key; YAML would silently drop the first""",
     # unknown kind lists the known kinds and the closest one
     "unknown_kind": """{path}: 1 problem in graph 'unknown-kind'

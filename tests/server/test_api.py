@@ -23,17 +23,23 @@ ALL = sorted([*VALID, "broken"])
 S = "{sid}"  # replaced by a session on graph 'chat'
 ERRORS: list[tuple[str, str, Any, int, str]] = [
     ("GET", "/api/graphs/nope", None, 404, f"unknown graph 'nope'. Known graphs: {', '.join(ALL)}"),
-    ("PUT", "/api/default-graph", {"name": "nope"}, 404, "unknown graph 'nope'. Known graphs: "),
+    (
+        "PUT",
+        "/api/default-graph",
+        {"name": "nope"},
+        422,
+        "invalid request: name: unknown graph 'nope'. Known graphs: ",
+    ),
     (
         "PUT",
         "/api/default-graph",
         {"name": "broken"},
-        400,
+        409,
         "graph 'broken' is invalid (1 problem); fix ",
     ),
     ("PUT", "/api/default-graph", {"graph": "chat"}, 422, "invalid request: name: Field required"),
-    ("POST", "/api/sessions", {"graph": "nope"}, 404, "unknown graph 'nope'"),
-    ("POST", "/api/sessions", {"graph": "broken"}, 400, "graph 'broken' is invalid"),
+    ("POST", "/api/sessions", {"graph": "nope"}, 422, "invalid request: graph: unknown graph"),
+    ("POST", "/api/sessions", {"graph": "broken"}, 409, "graph 'broken' is invalid"),
     (
         "POST",
         "/api/sessions",
@@ -50,8 +56,8 @@ ERRORS: list[tuple[str, str, Any, int, str]] = [
         "unknown session 'nope'; create one with POST "
         "/api/sessions or list them with GET /api/sessions",
     ),
-    ("PUT", f"/api/sessions/{S}/graph", {"graph": "nope"}, 404, "unknown graph 'nope'"),
-    ("PUT", f"/api/sessions/{S}/graph", {"graph": "broken"}, 400, "graph 'broken' is invalid"),
+    ("PUT", f"/api/sessions/{S}/graph", {"graph": "nope"}, 422, "invalid request: graph: unknown"),
+    ("PUT", f"/api/sessions/{S}/graph", {"graph": "broken"}, 409, "graph 'broken' is invalid"),
     ("PUT", "/api/sessions/nope/graph", {"graph": "slow"}, 404, "unknown session 'nope'"),
     ("POST", "/api/sessions/nope/messages", {"text": "hi"}, 404, "unknown session 'nope'"),
     ("POST", f"/api/sessions/{S}/messages", {"text": ""}, 422, "invalid request: text: "),
@@ -61,9 +67,9 @@ ERRORS: list[tuple[str, str, Any, int, str]] = [
     (
         "POST",
         f"/api/sessions/{S}/messages",
-        {"text": "x" * 70_000},
+        {"text": "x" * 140_000},
         413,
-        "request body too large: the limit is 64 KiB",
+        "request body too large: the limit is 128 KiB",
     ),
     (
         "POST",
@@ -72,17 +78,31 @@ ERRORS: list[tuple[str, str, Any, int, str]] = [
         422,
         "invalid request: action: Field required",
     ),
+    (
+        "POST",
+        f"/api/sessions/{S}/actions",
+        {"action": "go", "colour": "red"},
+        422,
+        "invalid request: colour: Extra inputs are not permitted",
+    ),
     ("PUT", f"/api/sessions/{S}/dashboard", {"version": -1}, 422, "invalid request: version: "),
+    (
+        "PUT",
+        f"/api/sessions/{S}/dashboard",
+        {"version": True},
+        422,
+        "invalid request: version: Input should be a valid integer",
+    ),
     ("PUT", "/api/sessions/nope/dashboard", {"version": 1}, 404, "unknown session 'nope'"),
     ("GET", "/api/sessions/nope/events", None, 404, "unknown session 'nope'"),
     ("GET", "/api/runs/nope", None, 404, "unknown run 'nope': runs are kept in memory"),
-    ("DELETE", "/api/runs/nope", None, 404, "unknown run 'nope'"),
+    ("POST", "/api/runs/nope/cancel", None, 404, "unknown run 'nope'"),
     ("GET", "/api/traces/nope.jsonl", None, 404, "unknown trace file 'nope.jsonl'; GET /api/"),
     ("GET", "/api/traces/%2E%2E", None, 404, "unknown trace file '..'"),
     ("GET", "/api/traces/..%2Fsessions.db", None, 404, "no such path: /api/traces/../sessions"),
     ("GET", "/api/traces/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd", None, 404, "no such path: "),
     ("GET", "/api/nope", None, 404, "no such path: /api/nope; the API is described at /docs"),
-    ("PATCH", "/api/health", None, 405, "PATCH is not allowed on /api/health; see /docs"),
+    ("PATCH", "/api/health", None, 405, "PATCH is not allowed on /api/health; it answers GET"),
 ]
 
 
@@ -124,7 +144,7 @@ async def test_error_answers_carry_what_exists(client: httpx2.AsyncClient) -> No
     r = await client.post(
         f"/api/sessions/{await new_session(client, 'slow')}/actions", json={"action": "go"}
     )
-    assert r.status_code == 400 and r.json() == {
+    assert r.status_code == 409 and r.json() == {
         "error": "graph 'slow' has no entry 'action'. Entries: message",
         "known": ["message"],
     }
@@ -327,13 +347,13 @@ async def test_cancel_running_and_queued_runs(client: httpx2.AsyncClient) -> Non
     with anyio.fail_after(5):
         while (await client.get(f"/api/runs/{running}")).json()["status"] != "running":
             await anyio.sleep(0.01)
-    r = await client.delete(f"/api/runs/{queued}")
+    r = await client.post(f"/api/runs/{queued}/cancel")
     assert (r.status_code, r.json()["status"], r.json()["started"]) == (202, "cancelled", None)
     assert r.json()["duration_ms"] is None
-    r = await client.delete(f"/api/runs/{running}")
+    r = await client.post(f"/api/runs/{running}/cancel")
     assert (r.status_code, r.json()["status"]) == (202, "cancelled")
     assert 0 < r.json()["duration_ms"] < 2000
-    r = await client.delete(f"/api/runs/{running}")
+    r = await client.post(f"/api/runs/{running}/cancel")
     assert r.status_code == 409 and r.json()["run"]["status"] == "cancelled"
     assert r.json()["error"] == f"run '{running}' already ended as cancelled; nothing to cancel"
     history = (await client.get(f"/api/sessions/{sid}")).json()["history"]

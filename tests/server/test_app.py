@@ -17,6 +17,7 @@ import httpx2
 
 from cogpipe.server import app as server_app
 from cogpipe.server.app import create_app
+from tests.engine.bad_graphs import CASES, write_catalogue
 
 from .conftest import make_settings, new_session, run_to_end, send, start_server
 
@@ -71,7 +72,7 @@ async def test_chunked_bodies_are_limited_while_read(client: httpx2.AsyncClient)
 
     headers = {"content-type": "application/json"}
     r = await client.post(
-        f"/api/sessions/{sid}/messages", headers=headers, content=chunks([b"x" * 10_000] * 10)
+        f"/api/sessions/{sid}/messages", headers=headers, content=chunks([b"x" * 10_000] * 14)
     )
     assert r.status_code == 413
     r = await client.post(
@@ -91,12 +92,14 @@ async def test_token_guards_api_and_streams(serve) -> None:
         assert r.json()["error"].startswith("this server needs a token (no token was given)")
         r = await c.get("/api/health", headers={"Authorization": "Bearer wrong"})
         assert r.status_code == 401 and "a wrong token was given" in r.json()["error"]
-        assert (await c.get("/api/health", params={"token": "nope"})).status_code == 401
         ok = {"Authorization": "Bearer s3cret"}
         assert (await c.get("/api/health", headers=ok)).status_code == 200
-        assert (await c.get("/api/health", params={"token": "s3cret"})).status_code == 200
+        r = await c.get("/api/health", params={"token": "s3cret"})  # never in a URL
+        assert r.status_code == 401 and "a token in the URL is not accepted" in r.json()["error"]
         assert (await c.get("/api/events")).status_code == 401
-        async with c.stream("GET", "/api/events", params={"token": "s3cret"}) as resp:
+        assert (await c.post("/api/stream-tickets")).status_code == 401
+        ticket = (await c.post("/api/stream-tickets", headers=ok)).json()["ticket"]
+        async with c.stream("GET", "/api/events", params={"ticket": ticket}) as resp:
             assert resp.status_code == 200
         assert (await c.post("/api/sessions", json={})).status_code == 401
         assert (await c.get("/")).status_code == 200 and (await c.get("/docs")).status_code == 200
@@ -151,9 +154,10 @@ async def test_openapi_documents_every_endpoint(client: httpx2.AsyncClient) -> N
         f"PUT {s}/dashboard",
         f"GET {s}/events",
         "GET /api/runs/{run_id}",
-        "DELETE /api/runs/{run_id}",
+        "POST /api/runs/{run_id}/cancel",
         "GET /api/traces",
         "GET /api/traces/{name}",
+        "POST /api/stream-tickets",
     }
     assert {"RunInfo", "SessionDetail", "ErrorBody"} <= set(spec["components"]["schemas"])
     assert (await client.get("/docs")).status_code == 200
@@ -177,6 +181,46 @@ def test_serve_tunes_gc_and_binds_loopback_by_default(tmp_path: Path, monkeypatc
     assert (config.host, config.port) == ("127.0.0.1", 8000)
     assert config.app.state.settings.default_graph == "slow"
     assert capsys.readouterr().out == "cogpipe HUD on http://127.0.0.1:8000  (API docs: /docs)\n"
+
+
+def test_serve_starts_with_the_valid_graphs_and_names_the_broken(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    settings = make_settings(tmp_path)
+    write_catalogue(settings.graphs_dir)
+    monkeypatch.setattr(server_app.uvicorn.Server, "run", lambda self: None)
+    monkeypatch.setattr(server_app, "tune_gc", lambda: None)
+    server_app.serve(settings)
+    err = capsys.readouterr().err.splitlines()
+    broken = len(CASES) + 1  # the catalogue and the fixture graph 'broken.yaml'
+    assert err[0] == (
+        f"warning: {broken} graph files cannot be used (GET /api/graphs lists their "
+        "problems; 'cogpipe validate' checks them):"
+    )
+    graphs = settings.graphs_dir
+    assert f"  {graphs / 'broken.yaml'}: line 5: node 'a': unknown kind 'no_such_kind'. " in (
+        "\n".join(err)
+    )
+    assert f"  {graphs / 'alias_bomb.yaml'}: line 5: more than 20,000 values once aliases" in (
+        "\n".join(err)
+    )
+
+
+async def test_the_api_lists_broken_graph_files_next_to_the_valid(serve) -> None:
+    running = serve()
+    write_catalogue(running.app.state.settings.graphs_dir)
+    running.runtime.catalog.reload()
+    async with httpx2.AsyncClient(base_url=running.url) as c:
+        graphs = (await c.get("/api/graphs")).json()
+        detail = (await c.get("/api/graphs/latin1")).json()
+    valid = sorted(g["name"] for g in graphs if g["valid"])
+    assert valid == ["burst", "chat", "failing", "mistyped", "slow"]
+    latin1 = next(g for g in graphs if g["path"].endswith("latin1.yaml"))
+    assert latin1["problems"] == [
+        "line 1: not UTF-8 text at column 10: byte 0xE9 is invalid continuation byte\n"
+        "  fix: save the file as UTF-8 text"
+    ]
+    assert detail["yaml"] == "name: caf\ufffd\n" and detail["valid"] is False
 
 
 def _serve(tmp_path: Path, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
