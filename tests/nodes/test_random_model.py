@@ -162,10 +162,10 @@ async def run_turns(llm: LLMClient, servers: ToolManager, seeds: range) -> Tally
     return tally
 
 
-def check_calls_reached(record: Path, servers: ToolManager) -> int:
-    """Every call the helper server received names one of its tools, with valid
+async def check_calls_reached(record: Path, servers: ToolManager) -> int:
+    """Every call the helper server received names one of its offered tools, with valid
     arguments; return how many there were."""
-    tools = {t.name: t for t in servers._tools() if t.server == "probe"}
+    tools = {t.name: t for t in await servers.list_tools() if t.server == "probe"}
     calls = received(record)
     for call in calls:
         assert call["name"] in tools, call
@@ -184,7 +184,7 @@ async def test_300_random_turns_end_well_and_memory_stays_true(
 ) -> None:
     tally = await run_turns(random_client(0), servers, range(15))
     assert tally.finished > 250, tally.failed  # most turns still end with an answer
-    assert check_calls_reached(record, servers) > 0
+    assert await check_calls_reached(record, servers) > 0
 
 
 async def test_random_turns_through_the_http_test_server(
@@ -193,7 +193,7 @@ async def test_random_turns_through_the_http_test_server(
     openai_server.use(RandomModel(seed=7, pool_size=12))
     await run_turns(client_for(openai_server, max_retries=0), servers, range(2))
     assert len(openai_server.chat_requests) > 40
-    check_calls_reached(record, servers)
+    await check_calls_reached(record, servers)
 
 
 @pytest.mark.slow
@@ -204,4 +204,4 @@ async def test_2000_random_turns_through_the_http_test_server(
     openai_server.use(RandomModel(seed=1000))
     tally = await run_turns(client_for(openai_server, max_retries=0), servers, range(100))
     assert tally.finished > 1500, tally.failed
-    check_calls_reached(record, servers)
+    await check_calls_reached(record, servers)
