@@ -25,16 +25,27 @@ from typing import Any
 import anyio
 from pydantic import BaseModel
 
-from cogpipe.engine import GraphCatalog, Node, Registry, Runtime, load_graph_text, tune_gc
+from cogpipe.engine import (
+    GraphCatalog,
+    Node,
+    NodeParams,
+    Registry,
+    Runtime,
+    load_graph_text,
+    tune_gc,
+)
 
 
-class Step(Node, register=False):
+class StepParams(NodeParams):
+    """Parameters of the benchmark's nodes."""
+
+    sleep_s: float = 0.0
+
+
+class Step(Node[StepParams], register=False):
     """Adds its own id to the dict it receives; sleeps ``sleep_s`` first when set."""
 
     kind = "bench_step"
-
-    class Params(BaseModel):
-        sleep_s: float = 0.0
 
     class Inputs(BaseModel):
         x: dict[str, Any]
@@ -202,10 +213,17 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrent", type=int, default=1000, help="runs started at once (default 1000)"
     )
     parser.add_argument("--rounds", type=int, default=7, help="rounds of the concurrent tests")
-    parser.add_argument("--ring", type=int, default=2000,
-                        help="trace events kept per session (the server's default: 2000)")
-    parser.add_argument("--default-gc", action="store_true",
-                        help="keep CPython's default GC thresholds (serve tunes them)")
+    parser.add_argument(
+        "--ring",
+        type=int,
+        default=2000,
+        help="trace events kept per session (the server's default: 2000)",
+    )
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep CPython's default GC thresholds (serve tunes them)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     figures = anyio.run(main_async, args)

@@ -3,8 +3,10 @@
 This is the one place that chooses cogpipe's default services, so that ``engine/``
 stays free of the application above it: the LLM client (the offline model unless an
 endpoint is configured), the MCP tool servers (the demo database server unless others
-are configured), the session store (SQLite, or memory), the JSONL trace sink, the graph
-catalog and its default graph, and the operator's node modules. The CLI, the server and
+are configured; when the demo server is among them, the offline model also learns the
+demo's rules, ``cogpipe.demo.offline``), the session store (SQLite, or memory), the
+JSONL trace sink, the graph catalog and its default graph, and the operator's node
+modules. The CLI, the server and
 embedding code all start a runtime through :func:`open_runtime`::
 
     async with open_runtime(Settings.load()) as runtime:
@@ -66,6 +68,17 @@ def catalog(settings: Settings) -> GraphCatalog:
     return graphs
 
 
+def _demo_rules(servers: list[ToolServerConfig]) -> None:
+    """Teach the offline planner the demo database's rules when the demo server runs
+    (they stay silent unless its tools are listed, whatever else is connected)."""
+    from cogpipe.demo.server import is_demo_server
+
+    if any(is_demo_server(s) for s in servers):
+        from cogpipe.demo import offline
+
+        offline.register()
+
+
 def _store(settings: Settings, stack: AsyncExitStack) -> SessionStore:
     if settings.session_db == "memory":
         return MemorySessionStore()
@@ -103,7 +116,9 @@ async def open_runtime(
         llm = await stack.enter_async_context(LLMClient(settings.llm))
         manager = None
         if tools:
-            manager = await stack.enter_async_context(ToolManager(tool_servers(settings)))
+            servers = tool_servers(settings)
+            _demo_rules(servers)
+            manager = await stack.enter_async_context(ToolManager(servers))
         sink = JsonlSink(
             settings.trace_dir,
             max_bytes=settings.trace_max_bytes,

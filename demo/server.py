@@ -63,6 +63,7 @@ __all__ = [
     "describe_table",
     "ensure_db",
     "invoice_summary",
+    "is_demo_server",
     "list_tables",
     "main",
     "revenue_by_month",
@@ -166,6 +167,12 @@ def demo_db_server_config(db_path: str | None = None) -> ToolServerConfig:
         name="demo_db",
         command=[sys.executable, "-P", "-m", "cogpipe.demo.server", "--db", path],
     )
+
+
+def is_demo_server(config: ToolServerConfig) -> bool:
+    """Tell whether ``config`` starts this server (a stdio command running
+    ``cogpipe.demo.server``), e.g. to add the demo's offline rules."""
+    return config.command is not None and "cogpipe.demo.server" in config.command
 
 
 def argument_parser() -> argparse.ArgumentParser:

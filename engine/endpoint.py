@@ -51,6 +51,10 @@ class LLMConfig(BaseModel):
             again, so a hung endpoint fails after (1 + this) times that.
         max_tokens: ``max_tokens`` per purpose (``output_v1.answer``) or node kind
             (``output_v1``); ``default`` for everything else.
+        send_hints: send every call's ``hints`` to the endpoint too (header
+            ``X-Cogpipe-Hints``), for an endpoint that is cogpipe's offline model served
+            over HTTP (the tests' OpenAI-compatible server); a real model has no use
+            for them. The built-in offline model always gets them.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -95,6 +99,11 @@ class LLMConfig(BaseModel):
     max_tokens: dict[str, int] = Field(
         default_factory=lambda: {"default": DEFAULT_MAX_TOKENS},
         description="max_tokens by purpose or node kind; 'default' for the rest",
+    )
+    send_hints: bool = Field(
+        False,
+        description="send calls' hints to the endpoint (X-Cogpipe-Hints): only for "
+        "cogpipe's offline model served over HTTP",
     )
 
     @model_validator(mode="before")

@@ -103,7 +103,8 @@ class Exchange:
         self.max_tokens = max_tokens or self.config.tokens_for(self.purpose, ctx.kind)
         self.setting = setting
         self.headers = {"X-Cogpipe-Purpose": self.purpose}
-        if hints and client.offline is not None:  # real endpoints never see hints
+        # real endpoints never see hints, unless they are the offline model over HTTP
+        if hints and (client.offline is not None or client.config.send_hints):
             self.headers["X-Cogpipe-Hints"] = json.dumps(hints, default=str)
         self.where = (
             f"LLM call ({call}) for model '{self.model}' at {client.endpoint}, "

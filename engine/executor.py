@@ -12,6 +12,9 @@ Semantics (DESIGN.md, "Execution semantics"):
 * All ready nodes run concurrently in one anyio task group. A node that raises or
   passes its ``timeout_s`` fails the run with :class:`NodeRunError`; the task group
   cancels its siblings.
+* A node declared ``critical: false`` that fails does not fail the run: the failure is
+  a ``node.failed`` event and a line in :attr:`RunResult.warnings`, the node's outputs
+  count as empty, and the run goes on to finish.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class RunResult:
         executed: node ids that finished, in finishing order.
         skipped: node ids that were skipped.
         error: the failure message, when ``status == "failed"``.
+        warnings: one line per failure of a non-critical node
+            (``node 'memorizer' (memorizer_v1) failed: LLMError: ...``).
         duration_ms: wall time of the run in milliseconds.
     """
 
@@ -62,6 +67,7 @@ class RunResult:
     executed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
 
 
@@ -209,6 +215,7 @@ class _Run:
                 "executed": len(self.result.executed),
                 "skipped": len(self.result.skipped),
                 "outputs": {k: preview(v) for k, v in self.result.outputs.items()},
+                "warnings": self.result.warnings,
             },
             duration_ms=self.result.duration_ms,
         )
@@ -360,12 +367,19 @@ class _Run:
             if isinstance(exc, TimeoutError) and step.timeout_s is not None:
                 exc = TimeoutError(f"no result within timeout_s={step.timeout_s:g} s")
             self.status[nid] = _FAILED
-            self.emit("node.failed", nid, kind, {"error": f"{type(exc).__name__}: {exc}"}, _ms(t0))
-            raise NodeRunError(nid, kind, exc) from exc
-        self.status[nid] = _DONE
-        self.result.executed.append(nid)
-        shown = {port: preview(value) for port, value in fired.items()}
-        self.emit("node.finished", nid, kind, {"outputs": shown}, _ms(t0))
+            error = NodeRunError(nid, kind, exc)
+            data = {"error": f"{type(exc).__name__}: {exc}", "critical": step.critical}
+            self.emit("node.failed", nid, kind, data, _ms(t0))
+            if step.critical:
+                raise error from exc
+            # A non-critical failure is a warning; its outputs count as empty.
+            self.result.warnings.append(error.message)
+            fired = shown = {}
+        else:
+            self.status[nid] = _DONE
+            self.result.executed.append(nid)
+            shown = {port: preview(value) for port, value in fired.items()}
+            self.emit("node.finished", nid, kind, {"outputs": shown}, _ms(t0))
         ready: list[Step] = []
         self.route(step, fired, shown, ready)
         return ready

@@ -17,7 +17,8 @@ __all__ = ["Graph", "NodeDecl"]
 
 @dataclass(frozen=True)
 class NodeDecl:
-    """A node of a validated graph: its id, class, validated params and time limit."""
+    """A node of a validated graph: its id, class, validated params, time limit, and
+    whether its failure fails the run (``critical``) or only adds a warning to it."""
 
     id: str
     kind: str
@@ -25,6 +26,7 @@ class NodeDecl:
     params: NodeParams
     timeout_s: float | None
     line: int | None
+    critical: bool = True
 
     def instantiate(self) -> Node:
         """Create a fresh instance of the node class with this node's params."""

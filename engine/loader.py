@@ -149,6 +149,7 @@ class _Builder:
         dag = _digraph(self.spec.nodes, edges)
         flow = self.check_context()
         self.check_structure(dag, _digraph(self.spec.nodes, self.attempted), flow)
+        self.check_critical(edges)
         if self.problems:
             return None  # type: ignore[return-value]
         return Graph(
@@ -189,7 +190,8 @@ class _Builder:
         params = self.check_params(nid, cls, node.params)
         if params is not None:
             timeout = node.timeout_s if node.timeout_s is not None else cls.timeout_s
-            self.nodes[nid] = NodeDecl(nid, node.kind, cls, params, timeout, self.loaded.line(path))
+            line = self.loaded.line(path)
+            self.nodes[nid] = NodeDecl(nid, node.kind, cls, params, timeout, line, node.critical)
 
     def check_params(self, nid: str, cls: type[Node], raw: dict[str, Any]) -> NodeParams | None:
         path = ("nodes", nid, "params")
@@ -398,6 +400,36 @@ class _Builder:
                     f"unreachable from every entry ({entries or 'none'})",
                     "fix: connect it with an edge from a reachable node, or remove it",
                 )
+
+    def check_critical(self, edges: list[EdgeSpec]) -> None:
+        """A critical node's required input must not hang on non-critical nodes alone:
+        their failure would skip the critical node while the run still finishes."""
+        feeding: dict[tuple[str, str], list[EdgeSpec]] = {}
+        for edge in edges:
+            feeding.setdefault((edge.dst.node, edge.dst.port), []).append(edge)
+        for (nid, port), into in feeding.items():
+            decl = self.nodes[nid]
+            if (
+                not decl.critical
+                or not decl.cls.input_ports[port].required
+                or (nid, port) in self.attempted_entry
+                or any(self.nodes[e.src.node].critical for e in into)
+            ):
+                continue
+            edge = into[0]
+            src = edge.src.node
+            self.problems.append(
+                Problem(
+                    edge.line,
+                    f"edge '{edge}': node '{src}' is critical: false, but the required "
+                    f"input '{nid}.{port}' of critical node '{nid}' depends on it alone",
+                    (
+                        f"fix: mark '{nid}' critical: false as well (a failure of '{src}' "
+                        f"would skip it while the run still finishes), or drop "
+                        f"critical: false from '{src}'",
+                    ),
+                )
+            )
 
     def missing_input(self, nid: str, decl: NodeDecl, port: Port, downstream: set[str]) -> None:
         candidates = [

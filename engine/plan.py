@@ -18,6 +18,7 @@ class Step:
 
     __slots__ = (
         "cls",
+        "critical",
         "id",
         "kind",
         "make_inputs",
@@ -31,6 +32,7 @@ class Step:
     def __init__(self, graph: Graph, nid: str) -> None:
         decl = graph.nodes[nid]
         self.id, self.kind, self.cls, self.timeout_s = nid, decl.kind, decl.cls, decl.timeout_s
+        self.critical = decl.critical
         ports = decl.cls.input_ports
         self.required = [p for p, d in ports.items() if d.required]
         self.optional = [p for p, d in ports.items() if not d.required]

@@ -237,9 +237,17 @@ class Runtime:
                 if status is not None:
                     outputs = jsonable(result.outputs) if result is not None else {}
                     rid = result.run_id if result is not None else (run_id or "")
+                    warnings = result.warnings if result is not None else []
                     session.add_turn(
                         Turn(
-                            rid, graph.name, entry, jsonable(payload), outputs, status, time.time()
+                            rid,
+                            graph.name,
+                            entry,
+                            jsonable(payload),
+                            outputs,
+                            status,
+                            time.time(),
+                            warnings,
                         )
                     )
                     self.store.save(session)

@@ -32,6 +32,7 @@ class Turn:
         name (``message``, ``action``). input: the event's payload (JSON data).
         outputs: the graph's named results (JSON data), e.g. ``{"response": "..."}``.
         status: ``finished``, ``failed`` or ``cancelled``. ts: Unix seconds at the end.
+        warnings: failures of non-critical nodes (the turn still ``finished``).
     """
 
     run_id: str
@@ -41,6 +42,7 @@ class Turn:
     outputs: dict[str, Any]
     status: str
     ts: float
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

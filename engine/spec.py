@@ -9,6 +9,7 @@ A graph file looks like::
     nodes:
       input: {kind: input_v1, params: {model: fast}}
       thinker: {kind: thinker_v2, timeout_s: 30}
+      memorizer: {kind: memorizer_v1, critical: false}
     edges:
       - input.command -> thinker.command
     outputs: {response: output.response}
@@ -33,12 +34,17 @@ _EDGE = re.compile(r"^(.+?)\s*->\s*(.+)$")
 
 
 class NodeSpec(BaseModel):
-    """One node of a graph: ``{kind, params, timeout_s}``."""
+    """One node of a graph: ``{kind, params, timeout_s, critical}``."""
 
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(description="registered node kind, e.g. 'thinker_v2'")
     params: dict[str, Any] = Field(default_factory=dict, description="the kind's Params")
     timeout_s: float | None = Field(None, gt=0, description="time limit of one run, seconds")
+    critical: bool = Field(
+        True,
+        description="false: a failure of this node is a warning of the run, which still "
+        "finishes (for work after the answer, e.g. memory updates)",
+    )
 
 
 class GraphSpec(BaseModel):

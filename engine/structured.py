@@ -10,6 +10,8 @@ value or an :class:`OutputProblem` that the re-ask quotes.
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -47,13 +49,12 @@ class OutputSpec:
         if isinstance(schema, dict):
             self.schema = schema
             try:
-                Draft202012Validator.check_schema(schema)
+                self.validator = _validator(json.dumps(schema, sort_keys=True))
             except SchemaError as exc:
                 raise ValueError(
                     f"structured(): the schema '{name or schema.get('title')}' is not a valid "
                     f"JSON Schema: {exc.message} (at {'/'.join(map(str, exc.path)) or 'the root'})"
                 ) from exc
-            self.validator = Draft202012Validator(schema)
         elif isinstance(schema, type) and issubclass(schema, BaseModel):
             self.model, self.schema = schema, schema.model_json_schema()
         else:
@@ -118,6 +119,16 @@ class OutputSpec:
                 "instead of giving a value"
             )
         return result
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_json: str) -> Draft202012Validator:
+    """Return a checked validator for a schema, keyed by its JSON text: a node that
+    builds its schema per call (director_v2's plan) would otherwise pay for checking
+    the schema itself, tens of milliseconds, on every call."""
+    schema = json.loads(schema_json)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
 
 
 def _path(parts: Any) -> str:

@@ -11,7 +11,8 @@ Event types (``type``): ``session.started``, ``run.started``, ``run.finished``,
 ``output.delta``, ``graph.switched``, plus whatever nodes and services emit
 (``llm.request``, ``llm.response``, ``llm.failed``, ``llm.mode_changed``,
 ``tool.started``, ``tool.finished``, ``tool.failed``, ``ui.controls``,
-``sensor.flag``, ``memory.updated``).
+``sensor.flag``, ``memory.updated``). A ``node.failed`` event's ``data`` says whether
+the node was ``critical``; a non-critical failure does not end the run.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from cogpipe.engine.tools import ToolCallResult
 from .types import Control, ToolOutcome
 
 __all__ = [
+    "controls_note",
     "outcome_of",
     "outcomes_json",
     "summarise",
@@ -146,6 +147,12 @@ def summarise(outcomes: list[ToolOutcome]) -> str:
     if not outcomes:
         return "No tools were called."
     return " ".join(_one(o) for o in outcomes)
+
+
+def controls_note(controls: list[Control]) -> str:
+    """Return a draft naming the controls put on screen (or '' when there are none)."""
+    names = [c.label or c.id for c in controls if c.type != "button"]
+    return f"On screen now: {', '.join(names)}." if names else ""
 
 
 # -- the check ----------------------------------------------------------------------------

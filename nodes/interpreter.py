@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from pydantic import BaseModel, Field
 
-from pydantic import BaseModel, ValidationError
-
-from cogpipe.engine.node import Node, NodeParams, RunContext
-from cogpipe.engine.offline import offline_responder
+from cogpipe.engine.node import Node, RunContext
 
 from . import facts
-from .prompts import fields, fields_of, last_user, system, user
-from .types import Command, Control, ThoughtResult, ToolOutcome, ToolResult
+from .fallbacks import answer_or_none
+from .prompts import PromptParams, fields, system, user
+from .purposes import SUMMARISE as PURPOSE
+from .types import Command, ThoughtResult, ToolOutcome, ToolResult
 
 __all__ = ["Interpreter"]
 
@@ -21,16 +19,11 @@ three plain sentences. Use only numbers and names that appear in the results, ex
 written there; add nothing else. If a step failed, say so briefly."""
 
 
-def controls_note(controls: list[Control]) -> str:
-    """Return a draft naming the controls put on screen (or '' when there are none)."""
-    names = [c.label or c.id for c in controls if c.type != "button"]
-    return f"On screen now: {', '.join(names)}." if names else ""
-
-
-class InterpreterParams(NodeParams):
+class InterpreterParams(PromptParams):
     """Parameters of ``Interpreter`` (YAML ``params``)."""
 
     model: str = "fast"
+    prompt: str = Field(SUMMARISE, description="system prompt of the summary")
 
 
 class Interpreter(Node[InterpreterParams]):
@@ -44,9 +37,12 @@ class Interpreter(Node[InterpreterParams]):
     ``{"ok": false, "unsupported": [...]}`` says why (``{"ok": true}`` otherwise). Row
     data (more than one row) becomes a table control; the plan's controls are passed
     on. With no steps there is nothing to summarise: the draft only names the controls
-    (or is empty) and the output node answers from the context.
+    (or is empty) and the output node answers from the context. When the model gives no
+    usable summary (after the client's re-ask, e.g. one that repeats the prompt), the
+    deterministic summary is used too (``fallback.used``).
 
-    Offline: the deterministic summary is the LLM's answer.
+    Hints for the offline model: ``{"question", "outcomes"}``. Offline: the
+    deterministic summary is the LLM's answer.
 
     YAML::
 
@@ -72,7 +68,7 @@ class Interpreter(Node[InterpreterParams]):
         question = inputs.command.source_text if inputs.command else result.goal
         controls = [*result.controls, *facts.tables(result.steps, question)]
         if not result.steps:
-            draft = controls_note(controls)
+            draft = facts.controls_note(controls)
         else:
             draft = await self.summarise(result.steps, question, ctx)
         thought = ThoughtResult(response=draft, controls=controls, tool_results=result.steps)
@@ -80,23 +76,22 @@ class Interpreter(Node[InterpreterParams]):
 
     async def summarise(self, steps: list[ToolOutcome], question: str, ctx: RunContext) -> str:
         """Return the LLM's summary if it passes the check, else the deterministic one."""
+        params = self.params
         messages = [
-            system(SUMMARISE),
+            system(params.prompt, persona=params.persona),
             user(fields(question=question, tool_results=facts.outcomes_json(steps))),
         ]
-        text = await ctx.llm.complete(
-            self.params.model, messages, purpose="interpreter_v1.summarise"
+        hints = {"question": question, "outcomes": [s.model_dump(mode="json") for s in steps]}
+        text = await answer_or_none(
+            ctx,
+            PURPOSE,
+            "the data summary",
+            ctx.llm.complete(
+                params.model, messages, purpose=PURPOSE, max_tokens=params.max_tokens, hints=hints
+            ),
         )
+        if text is None:
+            return facts.summarise(steps)
         bad = facts.unsupported(text, steps, question) if text.strip() else ["(empty)"]
         ctx.emit("interpreter.checked", {"ok": not bad, "unsupported": bad[:20]})
         return text.strip() if not bad else facts.summarise(steps)
-
-
-@offline_responder("interpreter_v1.summarise")
-def _offline_summarise(messages: list[dict[str, Any]], request: dict[str, Any]) -> str:
-    given = fields_of(last_user(messages), "question", "tool_results")
-    try:
-        steps = [ToolOutcome.model_validate(s) for s in json.loads(given["tool_results"])]
-    except (ValueError, ValidationError, TypeError):
-        return ""  # the node then uses its deterministic summary
-    return facts.summarise(steps)

@@ -1,28 +1,33 @@
-"""Prompt plumbing the built-in nodes share: the system message with its context block,
-recent history as chat messages, the context lines other nodes recognise, and the
-reverse direction for offline responders (reading a prompt back into its parts).
+"""Prompt plumbing the built-in nodes share: the persona param, the system message with
+its context block, recent history as chat messages, labelled prompt fields, and the
+context lines other nodes recognise.
 
-Each node module keeps its own prompt texts at its top; this module only assembles.
+Each node module keeps its own default prompt at its top (a param, so a graph can
+replace it); this module only assembles. Nothing here reads a prompt back: the offline
+model gets what it needs as structured ``hints`` (see ``nodes.offline``).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from typing import Any
 
-from cogpipe.engine.node import RunContext
+from pydantic import Field
+
+from cogpipe.engine.handles import ToolHandle
+from cogpipe.engine.node import NodeParams, RunContext
 from cogpipe.engine.session import Session
+from cogpipe.engine.tools import ToolInfo, call_names
 
 __all__ = [
     "NAME_PREFIX",
     "RETURN_PREFIX",
-    "context_of",
+    "PromptParams",
     "fields",
-    "fields_of",
     "history",
-    "last_user",
+    "listed_tools",
     "system",
-    "tool_listing",
+    "tool_specs",
     "tools_of",
     "user",
 ]
@@ -34,9 +39,31 @@ RETURN_PREFIX = "The user is back after"
 _CONTEXT_HEAD = "\n\nContext:\n"
 
 
-def system(prompt: str, context: list[str] | None = None) -> dict[str, Any]:
-    """Return the system message: ``prompt``, then the turn's context lines as a list."""
-    text = prompt.strip()
+class PromptParams(NodeParams):
+    """Params every built-in node that calls the LLM shares (YAML ``params``).
+
+    Attributes:
+        persona: who the assistant is and whom it serves; it opens every system prompt
+            of the node, before the node's own ``prompt``. Empty by default (the default
+            prompts speak of no domain); the shipped graphs describe the demo business
+            here, once, with a YAML anchor (``persona: &persona ...``, then
+            ``persona: *persona``).
+        max_tokens: the answer's token limit for the node's (main) purpose; ``None``
+            (the default) takes the LLM config's ``max_tokens`` for that purpose, its
+            node kind, else its ``default`` (1024), so an operator can set every limit
+            in one place and a graph can still set one node's.
+    """
+
+    persona: str = Field("", description="opens every system prompt of the node")
+    max_tokens: int | None = Field(
+        None, ge=1, description="answer token limit; null: the LLM config's for the purpose"
+    )
+
+
+def system(prompt: str, context: list[str] | None = None, persona: str = "") -> dict[str, Any]:
+    """Return the system message: ``persona``, ``prompt``, then the turn's context lines
+    as a list."""
+    text = "\n\n".join(p.strip() for p in (persona, prompt) if p.strip())
     if context:
         text += _CONTEXT_HEAD + "\n".join(f"- {line}" for line in context)
     return {"role": "system", "content": text}
@@ -60,7 +87,7 @@ def history(session: Session, turns: int) -> list[dict[str, Any]]:
     return out
 
 
-def tools_of(ctx: RunContext) -> Any | None:
+def tools_of(ctx: RunContext) -> ToolHandle | None:
     """Return ``ctx.tools``, or ``None`` when the runtime has no tool service."""
     try:
         return ctx.tools
@@ -68,53 +95,26 @@ def tools_of(ctx: RunContext) -> Any | None:
         return None
 
 
-def tool_listing(tools: list[Any]) -> str:
-    """Return one line per tool: ``- name(arg, arg): description`` (bare names unless two
-    servers share a name, then ``server.name``)."""
-    names = [t.name for t in tools]
-    lines = []
-    for t in tools:
-        name = t.name if names.count(t.name) == 1 else t.qualified
-        args = ", ".join(t.input_schema.get("properties", {}))
-        lines.append(f"- {name}({args}): {' '.join(t.description.split())}")
-    return "\n".join(lines) or "(no tools available)"
+async def listed_tools(ctx: RunContext) -> list[ToolInfo]:
+    """Return the tools ``ctx.tools`` offers (``[]`` without a tool service)."""
+    handle = tools_of(ctx)
+    return await handle.list() if handle is not None else []
 
 
-# -- reading prompts back (offline responders) ------------------------------------------
-
-
-def _text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    return content if isinstance(content, str) else ""
-
-
-def last_user(messages: list[dict[str, Any]]) -> str:
-    """Return the text of the last user message ('' when there is none)."""
-    return next((_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
-
-
-def context_of(messages: list[dict[str, Any]]) -> list[str]:
-    """Return the context lines of the system message built by :func:`system`."""
-    head = next((_text(m) for m in messages if m.get("role") == "system"), "")
-    _, _, block = head.partition(_CONTEXT_HEAD)
-    return [line[2:] for line in block.splitlines() if line.startswith("- ")]
+def tool_specs(tools: Sequence[ToolInfo]) -> list[dict[str, Any]]:
+    """Return the tools as the offline model's hints carry them: ``{"name", "title",
+    "description", "input_schema"}`` each, ``name`` being the name to call it by."""
+    return [
+        {
+            "name": name,
+            "title": tool.title,
+            "description": tool.description,
+            "input_schema": tool.input_schema,
+        }
+        for name, tool in call_names(tools).items()
+    ]
 
 
 def fields(**values: str) -> str:
-    """Return ``Name: value`` lines (keyword ``tool_results`` becomes ``Tool results``);
-    :func:`fields_of` reads them back."""
+    """Return ``Name: value`` lines (keyword ``tool_results`` becomes ``Tool results``)."""
     return "\n".join(f"{k.replace('_', ' ').capitalize()}: {v}" for k, v in values.items())
-
-
-def fields_of(text: str, *names: str) -> dict[str, str]:
-    """Read ``Name: value`` lines written by :func:`fields`; only the given ``names``
-    (keyword spelling) end a value, so values may span lines and contain colons.
-    Missing names map to ''."""
-    heads = {n: n.replace("_", " ").capitalize() for n in names}
-    pattern = "|".join(re.escape(h) for h in heads.values())
-    found: dict[str, str] = dict.fromkeys(names, "")
-    parts = re.split(rf"^({pattern}):[ \t]*", text, flags=re.M)
-    for head, value in zip(parts[1::2], parts[2::2], strict=True):
-        name = next(n for n, h in heads.items() if h == head)
-        found[name] = value.strip()
-    return found

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from contextlib import suppress
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from cogpipe.engine.completions import ToolCall
 from cogpipe.engine.errors import ToolError
+from cogpipe.engine.guards import echoes_prompt
+from cogpipe.engine.handles import ToolCall
 from cogpipe.engine.node import Node, NodeParams, RunContext
-from cogpipe.engine.offline import offline_responder
 
-from . import facts, rules
-from .prompts import context_of, history, last_user, system, tools_of, user
+from . import facts
+from .facts import controls_note
+from .fallbacks import answer_or_none, fell_back
+from .plans import step_problems
+from .prompts import PromptParams, history, system, tools_of, user
+from .purposes import THINK as PURPOSE
 from .types import (
     Command,
     Control,
@@ -28,9 +30,8 @@ from .types import (
 
 __all__ = ["SHOW_CONTROLS", "ThinkerV1", "ThinkerV2"]
 
-THINK = """You are the reasoning step of an assistant for a small IoT service business.
-Answer the user's request. For facts about customers, devices, contracts, invoices or
-revenue, call the tools and use only what they return; never guess numbers. To put a
+THINK = """You are the reasoning step of an assistant. Answer the user's latest request.
+For facts, call the tools and use only what they return; never guess numbers. To put a
 counter, switch, table or state machine on the user's screen, call show_controls.
 Finish with a short draft answer in plain text."""
 SHOW_CONTROLS = "show_controls"
@@ -72,10 +73,11 @@ async def call_tool(
         return ToolOutcome(tool=name, arguments=arguments, ok=False, error=exc.message)
 
 
-class ThinkerV1Params(NodeParams):
+class ThinkerV1Params(PromptParams):
     """Parameters of ``ThinkerV1`` (YAML ``params``)."""
 
     model: str = "default"
+    prompt: str = Field(THINK, description="system prompt (the director's plan follows)")
     max_rounds: int = Field(4, ge=1, le=16, description="LLM calls at most")
     history_turns: int = Field(4, ge=0, description="earlier turns shown to the LLM")
     max_result_chars: int = Field(6000, ge=200, description="tool result size in prompt")
@@ -87,15 +89,22 @@ class ThinkerV1(Node[ThinkerV1Params]):
     Each round is one ``ctx.llm.chat`` call (purpose ``thinker_v1.think``) offered every
     MCP tool (``ctx.tools.openai_tools()``) plus ``show_controls``, the thinker's own
     function for UI controls. Tool calls are run through ``ctx.tools.call`` and their
-    results (failures included) go back to the model; the last of ``max_rounds`` rounds
-    offers no tools, so the model must answer. The system prompt carries the context
-    lines and the director's guidance when there is one. Returns a ``ThoughtResult``:
-    the draft, the controls (those shown plus a table per result with rows) and every
-    tool outcome.
+    results go back to the model, failures included: an unknown or hidden tool name,
+    arguments that break the tool's schema (checked before the call, so they never
+    reach a server) or arguments that are not JSON at all become the tool message
+    that says what was wrong, so the model can correct itself. The last of
+    ``max_rounds`` rounds offers no tools, so the model must answer. The system prompt
+    carries the context lines and the director's guidance when there is one.
 
-    Offline: keyword rules pick the tool calls (``nodes.rules.tool_steps``) or the
-    controls; the draft is the deterministic summary of the results
-    (``nodes.facts.summarise``).
+    Returns a ``ThoughtResult``: the draft, the controls (those shown plus a table per
+    result with rows) and every tool outcome. The fallback draft, when the model's is
+    empty, repeats the prompt, or the model gave no usable answer (``fallback.used``),
+    is the deterministic summary of the results and a note of the controls shown.
+
+    Hints for the offline model, every round: ``{"message", "context", "outcomes",
+    "controls"}`` (the results and controls so far). Offline: round 1 calls the tools
+    the offline planner finds (or ``show_controls``); round 2 answers with the
+    deterministic summary of the results.
 
     YAML::
 
@@ -117,43 +126,77 @@ class ThinkerV1(Node[ThinkerV1Params]):
         thought: ThoughtResult | None = None
 
     async def run(self, inputs: Inputs, ctx: RunContext) -> Outputs:
-        prompt = THINK + (f"\n\nDirector's plan: {inputs.plan.plan}" if inputs.plan else "")
+        params, text = self.params, inputs.command.source_text
+        guide = f"\n\nDirector's plan: {inputs.plan.plan}" if inputs.plan else ""
         messages = [
-            system(prompt, ctx.context),
-            *history(ctx.session, self.params.history_turns),
-            user(inputs.command.source_text),
+            system(params.prompt + guide, ctx.context, params.persona),
+            *history(ctx.session, params.history_turns),
+            user(text),
         ]
-        tools = tools_of(ctx)
-        offered = [*(tools.openai_tools() if tools else []), _show_controls_tool()]
         outcomes: list[ToolOutcome] = []
         controls: list[Control] = []
-        draft = ""
-        for round_ in range(1, self.params.max_rounds + 1):
-            last = round_ == self.params.max_rounds
-            reply = await ctx.llm.chat(
-                self.params.model,
-                messages,
-                tools=None if last else offered,
-                purpose="thinker_v1.think",
+        draft = await self.think(messages, text, ctx, outcomes, controls)
+        if draft and echoes_prompt(draft, messages):
+            fell_back(ctx, PURPOSE, "the draft repeats the prompt", "the data summary")
+            draft = ""
+        fallback = " ".join(
+            filter(None, [facts.summarise(outcomes) if outcomes else "", controls_note(controls)])
+        )
+        thought = ThoughtResult(
+            response=draft or fallback,
+            controls=[*controls, *facts.tables(outcomes, text)],
+            tool_results=outcomes,
+        )
+        return self.Outputs(thought=thought)
+
+    async def think(
+        self,
+        messages: list[dict[str, Any]],
+        text: str,
+        ctx: RunContext,
+        outcomes: list[ToolOutcome],
+        controls: list[Control],
+    ) -> str:
+        """Run the rounds; return the model's draft ('' when it gave none)."""
+        params, tools = self.params, tools_of(ctx)
+        offered = [*(tools.openai_tools() if tools else []), _show_controls_tool()]
+        for round_ in range(1, params.max_rounds + 1):
+            last = round_ == params.max_rounds
+            hints = {
+                "message": text,
+                "context": ctx.context,
+                "outcomes": [o.model_dump(mode="json") for o in outcomes],
+                "controls": [c.model_dump(mode="json") for c in controls],
+            }
+            reply = await answer_or_none(
+                ctx,
+                PURPOSE,
+                "the data summary",
+                ctx.llm.chat(
+                    params.model,
+                    messages,
+                    tools=None if last else offered,
+                    purpose=PURPOSE,
+                    max_tokens=params.max_tokens,
+                    hints=hints,
+                ),
             )
+            if reply is None:
+                return ""
             if last or not reply.tool_calls:  # tool calls in the last round are ignored
-                draft = reply.content or ""
-                break
+                return (reply.content or "").strip()
             messages.append(reply.as_message())
             for call in reply.tool_calls:
                 content = await self.use(call, ctx, outcomes, controls)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
-        tables = facts.tables(outcomes, inputs.command.source_text)
-        fallback = facts.summarise(outcomes) if outcomes else ""
-        thought = ThoughtResult(
-            response=draft.strip() or fallback, controls=[*controls, *tables], tool_results=outcomes
-        )
-        return self.Outputs(thought=thought)
+        return ""
 
     async def use(
         self, call: ToolCall, ctx: RunContext, outcomes: list[ToolOutcome], controls: list[Control]
     ) -> str:
         """Run one tool call; return the ``tool`` message content for the model."""
+        if call.error is not None:
+            return f"not called: {call.error}; call '{call.name}' again with a JSON object"
         if call.name == SHOW_CONTROLS:
             try:
                 shown = [Control.model_validate(c) for c in call.arguments.get("controls", [])]
@@ -176,11 +219,14 @@ class ThinkerV2Params(NodeParams):
 class ThinkerV2(Node[ThinkerV2Params]):
     """Run the director's tool sequence, step by step, with no planning of its own.
 
-    Each ``ToolStep`` is one ``ctx.tools.call``; a step that fails (the tool reports an
-    error, or a ``ToolError``: unknown tool, server down, timeout) is reported in the
-    result with ``ok=False`` and its error, and the next step runs anyway. Steps past
-    ``max_steps`` are reported as not run. No LLM call. The plan's controls are passed
-    on in the result.
+    Before anything runs, every step is checked against the listed tools
+    (``nodes.plans.step_problems``: a known, unambiguous tool name and arguments valid
+    for its input schema); a step that fails the check is reported as not run, with the
+    reason, and never reaches a server. Each other ``ToolStep`` is one
+    ``ctx.tools.call``; a step that fails (the tool reports an error, or a
+    ``ToolError``: server down, timeout) is reported in the result with ``ok=False``
+    and its error, and the next step runs anyway. Steps past ``max_steps`` are reported
+    as not run. No LLM call. The plan's controls are passed on in the result.
 
     YAML::
 
@@ -201,55 +247,24 @@ class ThinkerV2(Node[ThinkerV2Params]):
 
     async def run(self, inputs: Inputs, ctx: RunContext) -> Outputs:
         plan, limit = inputs.plan, self.params.max_steps
+        handle = tools_of(ctx)
+        total, runnable = len(plan.tool_sequence), plan.tool_sequence[:limit]
+        # checked before anything runs: an invalid step never reaches a server
+        reasons = step_problems(runnable, await handle.list()) if handle else [None] * limit
         steps: list[ToolOutcome] = []
-        for i, step in enumerate(plan.tool_sequence):
-            if i >= limit:
-                steps.append(self.not_run(step, len(plan.tool_sequence)))
-                continue
-            steps.append(
-                await call_tool(ctx, step.tool, step.arguments, self.params.call_timeout_s)
-            )
+        for step, reason in zip(runnable, reasons, strict=False):
+            if reason is not None:
+                steps.append(not_run(step, reason))
+            else:
+                timeout = self.params.call_timeout_s
+                steps.append(await call_tool(ctx, step.tool, step.arguments, timeout))
+        for step in plan.tool_sequence[limit:]:
+            steps.append(not_run(step, f"the plan has {total} steps and max_steps is {limit}"))
         return self.Outputs(result=ToolResult(goal=plan.goal, steps=steps, controls=plan.controls))
 
-    def not_run(self, step: ToolStep, total: int) -> ToolOutcome:
-        """Return the outcome of a step beyond ``max_steps``."""
-        return ToolOutcome(
-            tool=step.tool,
-            arguments=step.arguments,
-            ok=False,
-            error=f"not run: the plan has {total} steps and max_steps is {self.params.max_steps}",
-        )
 
-
-# -- offline -----------------------------------------------------------------------------
-
-
-def _results(messages: list[dict[str, Any]]) -> tuple[list[ToolOutcome], list[dict[str, Any]]]:
-    """Return the tool outcomes and shown controls since the last user message."""
-    start = max(i for i, m in enumerate(messages) if m.get("role") == "user")
-    outcomes, shown = [], []
-    for message in messages[start:]:
-        for call in message.get("tool_calls") or []:
-            if call["function"]["name"] == SHOW_CONTROLS:
-                shown += json.loads(call["function"]["arguments"]).get("controls", [])
-        if message.get("role") == "tool":
-            with suppress(ValidationError):  # 'shown: ...' or a cut-off result
-                outcomes.append(ToolOutcome.model_validate_json(message.get("content") or ""))
-    return outcomes, shown
-
-
-@offline_responder("thinker_v1.think")
-def _offline_think(messages: list[dict[str, Any]], request: dict[str, Any]) -> Any:
-    outcomes, shown = _results(messages)
-    if outcomes or shown:
-        parts = [facts.summarise(outcomes)] if outcomes else []
-        return " ".join(parts + ([rules.controls_reply(shown)] if shown else []))
-    text = last_user(messages)
-    offered = {t["function"]["name"] for t in request.get("tools") or []}
-    steps = [s for s in rules.tool_steps(text) if s["tool"] in offered]
-    if steps:
-        return {"tool_calls": [{"name": s["tool"], "arguments": s["arguments"]} for s in steps]}
-    controls = rules.controls_for(text)
-    if controls and SHOW_CONTROLS in offered:
-        return {"tool_calls": [{"name": SHOW_CONTROLS, "arguments": {"controls": controls}}]}
-    return rules.chat_reply(text, context_of(messages))
+def not_run(step: ToolStep, reason: str) -> ToolOutcome:
+    """Return the outcome of a step that was not run, and why."""
+    return ToolOutcome(
+        tool=step.tool, arguments=step.arguments, ok=False, error=f"not run: {reason}"
+    )

@@ -15,10 +15,12 @@ from pydantic import BaseModel, Field
 __all__ = [
     "Analysis",
     "Command",
+    "Complexity",
     "Control",
     "Controls",
     "DirectorPlan",
     "Guidance",
+    "Intent",
     "MachineState",
     "Response",
     "ThoughtResult",
@@ -38,9 +40,15 @@ class Analysis(BaseModel):
     intent: Intent = Field(description="social, question, request, action or feedback")
     topic: str = Field(description="a few words naming the subject")
     complexity: Complexity = Field(description="trivial, simple or complex")
-    needs_data: bool = Field(default=False, description="whether answering needs the tools/data")
+    needs_data: bool = Field(
+        default=False, description="whether answering needs facts that must be looked up"
+    )
+    needs_tools: bool = Field(
+        default=False, description="whether answering needs a tool call or UI controls"
+    )
     reply: str = Field(
-        default="", description="only for trivial social turns: a short friendly reply, else empty"
+        default="",
+        description="a short friendly reply when neither data nor tools are needed, else ''",
     )
 
 

@@ -250,6 +250,9 @@ class TurnInfo(BaseModel):
     outputs: dict[str, Any]
     status: str
     ts: float
+    warnings: list[str] = Field(
+        default_factory=list, description="failures of non-critical nodes; the turn finished"
+    )
 
 
 class SessionDetail(BaseModel):
@@ -294,6 +297,9 @@ class RunInfo(BaseModel):
     progress: RunProgress
     outputs: dict[str, Any] | None = Field(None, description="the graph's named results")
     error: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="failures of non-critical nodes; the run finished"
+    )
     queued: float = Field(description="Unix seconds when the run was accepted")
     started: float | None = Field(None, description="Unix seconds when it began running")
     duration_ms: float | None = Field(

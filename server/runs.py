@@ -51,6 +51,7 @@ class RunRecord:
     skipped: int = 0
     outputs: dict[str, Any] | None = None
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
     queued: float = field(default_factory=time.time)
     started: float | None = None
     duration_ms: float | None = None
@@ -77,6 +78,7 @@ class RunRecord:
             "progress": {"done": self.done, "skipped": self.skipped, "total": self.total},
             "outputs": self.outputs,
             "error": self.error,
+            "warnings": self.warnings,
             "queued": self.queued,
             "started": self.started,
             "duration_ms": duration,
@@ -164,6 +166,7 @@ class RunRegistry(Observer):
                     record.session_id, record.entry, payload, run_id=record.run_id
                 )
                 record.outputs = jsonable(result.outputs)
+                record.warnings = list(result.warnings)
                 record.duration_ms = round(result.duration_ms, 3)
                 record.status = "finished"
         except NodeRunError as exc:

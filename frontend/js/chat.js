@@ -129,6 +129,7 @@ export class Chat {
       }
       case 'run.finished':
         this.finish(ev.run_id, d.outputs);
+        for (const warning of d.warnings ?? []) this.note(`after the answer: ${warning}`, ev.run_id);
         break;
       case 'run.failed':
         this.settle(ev.run_id);
@@ -137,6 +138,9 @@ export class Chat {
       case 'run.cancelled':
         this.settle(ev.run_id);
         this.note('The run was cancelled.', ev.run_id);
+        break;
+      case 'answer.checked':
+        if (d.ok === false) this.corrected(ev.run_id, d);
         break;
       case 'ui.ignored':
         this.note(`click ignored: ${d.reason ?? 'no reason given'}`, ev.run_id);
@@ -191,6 +195,25 @@ export class Chat {
         else if (!bubble.textContent) bubble.remove();
       }).catch(() => {});
     }
+  }
+
+  /**
+   * output_v1's check of the answer the user read failed (answer.checked): numbers or
+   * names that no tool result, context line or word of the user holds, or a repeat of
+   * the prompt. Say so, and show the answer the turn keeps instead when there is one.
+   */
+  corrected(runId, d) {
+    const why = d.reason === 'repeats the prompt'
+      ? 'The answer repeated the instructions'
+      : `Not in any tool result or your words: ${(d.unsupported ?? []).join(', ') || 'something'}`;
+    if (typeof d.text === 'string') {
+      const bubble = this.answer(runId);
+      bubble.textContent = d.text;
+      bubble.classList.add('corrected');
+    }
+    const how = d.replaced_with ? `replaced by the ${d.replaced_with}`
+      : (typeof d.text === 'string' ? 'dropped' : 'left as it is, unchecked');
+    this.note(`${why}; the answer was ${how}.`, runId);
   }
 
   /** A run ended without (more) answer: stop its cursor, drop its bubble if empty. */

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from cogpipe.engine.llm import LLMConfig
 from cogpipe.server.app import create_app
 from cogpipe.settings import Settings
+from tests.helpers.openai_server import OpenAITestServer
 from tests.helpers.server_thread import ServerThread, free_port
 
 # Runs share 2 cores with a server, its tool subprocess and Chromium: allow for a busy machine.
@@ -74,6 +76,20 @@ def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
     token = "e2e-secret"
     app = create_app(_settings(tmp_path_factory.mktemp("token"), tool_servers=[]), token=token)
     with _serving(app, token) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def scripted_server(
+    tmp_path_factory: pytest.TempPathFactory, openai_server_session: OpenAITestServer
+) -> Iterator[LiveServer]:
+    """The real app whose LLM is the OpenAI-compatible test server: a test scripts the
+    answers it needs, the offline model (given the calls' hints) gives the rest."""
+    llm = LLMConfig(
+        base_url=openai_server_session.url + "/v1", api_key="t", max_retries=0, send_hints=True
+    )
+    app = create_app(_settings(tmp_path_factory.mktemp("scripted"), llm=llm), token=None)
+    with _serving(app) as server:
         yield server
 
 

@@ -69,7 +69,8 @@ def settings_for(tmp_path: Path, model: str, server: OpenAITestServer) -> Settin
     llm = (
         LLMConfig()
         if model == "offline"
-        else LLMConfig(base_url=server.url + "/v1", api_key="test", max_retries=0)
+        # the test server answers with the offline model: it needs the calls' hints
+        else LLMConfig(base_url=server.url + "/v1", api_key="test", max_retries=0, send_hints=True)
     )
     return Settings(
         graphs_dir=shipped_graphs_dir(),

@@ -21,6 +21,7 @@ from playwright.sync_api import Locator, Page, expect
 from pydantic import BaseModel
 
 from cogpipe.engine import Node, Registry, RunContext, load_graph_text
+from tests.helpers.openai_server import OpenAITestServer
 
 from .conftest import LiveServer, RestartableServer
 
@@ -446,3 +447,23 @@ def test_server_restart_shows_reconnecting_then_resumes(
     last = httpx2.get(f"{restartable_server.url}/api/sessions/{sid}").json()["seq"]
     assert page.evaluate("window.__hud.seqs()") == list(range(1, last + 1))
     shot(page, screenshot_dir, "reconnected")
+
+
+def test_an_answer_with_facts_no_tool_holds_is_corrected_in_the_chat(
+    page: Page, scripted_server: LiveServer, openai_server: OpenAITestServer, screenshot_dir: Path
+) -> None:
+    question = {"intent": "question", "topic": "customers", "complexity": "simple"}
+    openai_server.reply_json({**question, "needs_data": True, "needs_tools": True, "reply": ""})
+    step = {"tool": "count_customers", "arguments": {"city": "Berlin"}, "why": "count"}
+    openai_server.reply_json({"goal": "count", "tool_sequence": [step], "response_style": "x"})
+    openai_server.reply_text("")  # interpreter_v1: no summary, so the data summary is the draft
+    openai_server.reply_text("Berlin has 7 customers, the biggest is Berlin Solutions.")
+    page.set_default_timeout(15_000)
+    page.goto(scripted_server.url + "/")
+    expect(page.get_by_test_id("connection")).to_have_text("live")
+    reply = answer(page, "how many customers are in Berlin?")
+    expect(reply).to_have_text(re.compile(r"^There are \d+ customers with city Berlin\.$"))
+    note = page.get_by_test_id("chat-note").filter(has_text="Not in any tool result")
+    expect(note).to_contain_text("Solutions")
+    expect(note).to_contain_text("the answer was replaced by the draft")
+    shot(page, screenshot_dir, "answer_corrected")

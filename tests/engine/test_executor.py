@@ -63,6 +63,21 @@ edges:
 outputs: {result: after.y, left: left.y}
 """
 
+AFTER_THE_ANSWER = """
+name: after-the-answer
+entry: {message: source.text}
+nodes:
+  source: {kind: t_source}
+  answer: {kind: t_step}
+  memo: {kind: t_step, critical: false, params: {fail: true}}
+  after: {kind: t_step, critical: false}
+edges:
+  - source.out -> answer.x
+  - answer.y -> memo.x
+  - memo.y -> after.x
+outputs: {result: answer.y}
+"""
+
 TWO_ENTRIES = """
 name: two-entries
 entry: {message: source.text, action: [button.x, log.x]}
@@ -187,6 +202,22 @@ async def test_node_exception_fails_the_run_and_cancels_siblings() -> None:
     assert "join" not in {e.node for e in run.events}
     assert run.events[-1].type == "run.failed"
     assert error.result.status == "failed"
+
+
+async def test_a_non_critical_failure_is_a_warning_and_the_run_finishes() -> None:
+    run = await run_graph(AFTER_THE_ANSWER, "x", registry=REGISTRY)
+    result = run.result
+    warning = "node 'memo' (t_step) failed: ValueError: memo was told to fail"
+    assert (result.status, result.warnings) == ("finished", [warning])
+    assert result.outputs == {"result": {"text": "x", "answer": 1}}
+    assert (result.executed, result.skipped) == (["source", "answer"], ["after"])
+    failed = next(e for e in run.events if e.type == "node.failed")
+    assert (failed.node, failed.data) == (
+        "memo",
+        {"error": "ValueError: memo was told to fail", "critical": False},
+    )
+    assert run.events[-1].type == "run.finished"
+    assert run.events[-1].data["warnings"] == [warning]
 
 
 async def test_node_timeout_fails_the_run_with_a_clear_cause() -> None:

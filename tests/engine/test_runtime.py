@@ -57,6 +57,16 @@ nodes:
 edges: [source.out -> step.x]
 """
 
+AFTER_THE_ANSWER = """
+name: after-the-answer
+entry: {message: source.text}
+nodes:
+  source: {kind: t_source}
+  memo: {kind: t_step, critical: false, params: {fail: true}}
+edges: [source.out -> memo.x]
+outputs: {result: source.out}
+"""
+
 
 def catalog(sleep: float = 0) -> GraphCatalog:
     cat = GraphCatalog(registry=REGISTRY, default="v1")
@@ -64,6 +74,7 @@ def catalog(sleep: float = 0) -> GraphCatalog:
         cat.add(load_graph_text(COUNTER % {"name": name, "sleep": sleep}, registry=REGISTRY))
     cat.add(load_graph_text(TICKER, registry=REGISTRY))
     cat.add(load_graph_text(FAILING, registry=REGISTRY))
+    cat.add(load_graph_text(AFTER_THE_ANSWER, registry=REGISTRY))
     return cat
 
 
@@ -80,6 +91,19 @@ async def test_history_state_and_context_carry_across_turns() -> None:
         ("one", "finished", {"text": "one", "step": 1}),
         ("two", "finished", {"text": "two", "step": 1}),
     ]
+
+
+async def test_a_turn_with_a_non_critical_failure_is_finished_with_its_warning() -> None:
+    async with Runtime(catalog()) as rt:
+        session = rt.create_session("after-the-answer")
+        result = await rt.run(session.id, "message", "one")
+    (turn,) = session.history
+    assert (turn.status, turn.outputs) == ("finished", {"result": {"text": "one"}})
+    assert (
+        turn.warnings
+        == result.warnings
+        == ["node 'memo' (t_step) failed: ValueError: memo was told to fail"]
+    )
 
 
 async def test_switching_graphs_takes_effect_next_turn_and_keeps_state() -> None:
@@ -191,7 +215,10 @@ async def test_unknown_graph_and_session_errors_name_what_exists() -> None:
             rt.create_session("v3")
         with pytest.raises(UnknownSessionError, match="unknown session 'nope'"):
             await rt.run("nope", "message", "go")
-    assert str(graph_error.value) == "unknown graph 'v3'. Known graphs: failing, ticker, v1, v2"
+    assert (
+        str(graph_error.value)
+        == "unknown graph 'v3'. Known graphs: after-the-answer, failing, ticker, v1, v2"
+    )
 
 
 async def test_a_request_refused_before_its_run_leaves_no_turn() -> None:

@@ -121,7 +121,7 @@ def test_previews_are_always_encodable() -> None:
     assert preview(Unprintable()) == '"<unprintable Unprintable>"'
     assert preview(Turn("r", "g", "e", BAD, {}, "s", float("nan"))) == (
         '{"run_id":"r","graph":"g","entry":"e","input":"a\ufffdb","outputs":{},'
-        '"status":"s","ts":null}'
+        '"status":"s","ts":null,"warnings":[]}'
     )
     assert preview("\ud800" * 500).encode() == ("\ufffd" * 199 + "…").encode()
 

@@ -25,7 +25,7 @@ CASES = {
     # unknown keys and wrong types in the schema
     "schema": """{path}: 3 problems in graph 'schema'
   line 4: unknown key 'param' in nodes.source. Did you mean 'params'?
-    allowed keys here: kind, params, timeout_s
+    allowed keys here: kind, params, timeout_s, critical
   line 5: nodes.step.timeout_s: Input should be a valid number, unable to parse string as a number (got str)
   line 6: unknown key 'edge' at the top level. Did you mean 'edges'?
     allowed keys here: name, description, entry, context, nodes, edges, outputs""",
@@ -73,6 +73,10 @@ CASES = {
     "cycle": """{path}: 1 problem in graph 'cycle'
   line 9: cycle: a -> b -> a
     fix: remove one edge of the cycle; graphs run without loops""",
+    # a critical node must not hang on a non-critical node alone (after-answer work only)
+    "critical": """{path}: 1 problem in graph 'critical'
+  line 10: edge 'enrich.y -> answer.x': node 'enrich' is critical: false, but the required input 'answer.x' of critical node 'answer' depends on it alone
+    fix: mark 'answer' critical: false as well (a failure of 'enrich' would skip it while the run still finishes), or drop critical: false from 'enrich'""",
     # every problem in a file is reported at once
     "many": """{path}: 9 problems in graph 'many'
   line 2: entry 'action': unknown node 'ui'
@@ -120,7 +124,13 @@ def test_valid_graph_loads_into_a_dag() -> None:
     graph = load_graph(FIXTURES / "valid.yaml", REGISTRY)
     assert graph.name == "valid"
     assert graph.order == ["source", "left", "right", "join", "memory"]
-    assert set(graph.dag.edges) == {("source", "left"), ("source", "right"), ("left", "join"),
-                                    ("right", "join"), ("source", "join"), ("join", "memory")}
+    assert set(graph.dag.edges) == {
+        ("source", "left"),
+        ("source", "right"),
+        ("left", "join"),
+        ("right", "join"),
+        ("source", "join"),
+        ("join", "memory"),
+    }
     assert graph.nodes["right"].timeout_s == 5
     assert graph.flow == {"source", "left", "right", "join", "memory"}

@@ -4,6 +4,7 @@ Run as a script, this module is a tiny MCP server (mcp 2.x ``MCPServer``) with t
 that misbehave on purpose, over stdio or (``--http PORT``) streamable HTTP::
 
     python tests/helpers/mcp_servers.py [--name NAME] [--odd-names] [--http PORT]
+                                        [--record FILE]
 
 Tools: ``echo(text)`` (titled in its annotations only), ``add(a, b)``,
 ``pick(color, size=None, note="")`` (required, optional and enum parameters with
@@ -14,7 +15,9 @@ server validates anything), ``header(name)`` (the value of an HTTP request heade
 process exits mid-call) and ``crash_once(marker)`` (exits the first time, i.e. while
 ``marker`` does not exist yet, then works). With ``--odd-names`` it also serves
 ``files.read`` and a tool with a 90-character name: valid MCP names that are not valid
-OpenAI function names.
+OpenAI function names. With ``--record FILE`` every ``tools/call`` request that reaches
+the process is appended to ``FILE`` as a JSON line ``{"name", "arguments"}``, before
+the server validates anything (:func:`received` reads them back).
 
 Imported, it offers :func:`helper_server_config`, :func:`http_server` (starts a
 streamable HTTP server as a subprocess), and for the unmodified PyPI servers
@@ -24,6 +27,7 @@ streamable HTTP server as a subprocess), and for the unmodified PyPI servers
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -50,13 +54,23 @@ LONG_NAME = "summarise_" + "very_" * 15 + "long_tool_name"
 
 
 def helper_server_config(
-    name: str = "helper", *, odd_names: bool = False, **kwargs: Any
+    name: str = "helper", *, odd_names: bool = False, record: Path | None = None, **kwargs: Any
 ) -> ToolServerConfig:
-    """Return the stdio config that runs this module's test server under ``name``."""
+    """Return the stdio config that runs this module's test server under ``name``
+    (recording the calls it receives in ``record``, see :func:`received`)."""
     from cogpipe.engine.tools import ToolServerConfig
 
-    command = [sys.executable, str(SCRIPT), "--name", name]
-    return ToolServerConfig(name=name, command=command + ["--odd-names"] * odd_names, **kwargs)
+    command = [sys.executable, str(SCRIPT), "--name", name] + ["--odd-names"] * odd_names
+    command += ["--record", str(record)] if record is not None else []
+    return ToolServerConfig(name=name, command=command, **kwargs)
+
+
+def received(record: Path) -> list[dict[str, Any]]:
+    """Return the ``tools/call`` requests a server started with ``record`` received:
+    ``[{"name", "arguments"}]`` in order (``[]`` before the first)."""
+    if not record.exists():
+        return []
+    return [json.loads(line) for line in record.read_text().splitlines() if line]
 
 
 def time_server_config(name: str = "time", **kwargs: Any) -> ToolServerConfig:
@@ -125,7 +139,7 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _serve(name: str, odd_names: bool, port: int | None) -> None:
+def _serve(name: str, odd_names: bool, port: int | None, record: str | None = None) -> None:
     from collections import Counter
 
     from mcp.server.mcpserver import MCPServer
@@ -137,6 +151,10 @@ def _serve(name: str, odd_names: bool, port: int | None) -> None:
         # reached the server, whatever became of it.
         if ctx.method == "tools/call" and isinstance(ctx.params, dict):
             calls[str(ctx.params.get("name"))] += 1
+            if record is not None:
+                line = {"name": ctx.params.get("name"), "arguments": ctx.params.get("arguments")}
+                with open(record, "a", encoding="utf-8") as out:
+                    out.write(json.dumps(line, default=str) + "\n")
         return await call_next(ctx)
 
     server = MCPServer(name, log_level="WARNING", middleware=[count])
@@ -226,5 +244,6 @@ if __name__ == "__main__":
     parser.add_argument("--name", default="helper")
     parser.add_argument("--odd-names", action="store_true")
     parser.add_argument("--http", type=int, metavar="PORT", help="streamable HTTP on PORT")
+    parser.add_argument("--record", metavar="FILE", help="append each call received to FILE")
     args = parser.parse_args()
-    _serve(args.name, args.odd_names, args.http)
+    _serve(args.name, args.odd_names, args.http, args.record)

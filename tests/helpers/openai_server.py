@@ -357,7 +357,8 @@ class OpenAITestServer:
         body = rec.body
         if step is not None and step.kind in ("text", "json", "tool_calls"):
             return self.model.completion(step.value, body)
-        completion = self.model.respond(body, rec.headers.get("x-cogpipe-purpose"))
+        hints = json.loads(rec.headers.get("x-cogpipe-hints") or "{}")  # send_hints=True
+        completion = self.model.respond(body, rec.headers.get("x-cogpipe-purpose"), hints)
         if step is not None and step.kind == "cut":
             choice = completion["choices"][0]
             content = choice["message"]["content"] or ""

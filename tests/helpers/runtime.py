@@ -29,9 +29,12 @@ def offline_client(chunk_delay_s: float = 0.0) -> LLMClient:
 
 
 def demo_tools(db: Path) -> AbstractAsyncContextManager[ToolManager]:
-    """Return an (unopened) tool manager running the demo MCP server over ``db``."""
+    """Return an (unopened) tool manager running the demo MCP server over ``db``, and
+    teach the offline planner the demo's rules (as ``cogpipe.assembly`` does)."""
+    from cogpipe.demo import offline
     from cogpipe.demo.server import demo_db_server_config
 
+    offline.register()
     return ToolManager([demo_db_server_config(str(db))])
 
 

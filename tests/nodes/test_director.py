@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from cogpipe.engine.errors import LLMInvalidOutputError
 from cogpipe.engine.llm import LLMClient
 from cogpipe.engine.session import Session
 from cogpipe.engine.testing import run_node
@@ -38,8 +41,10 @@ async def test_v1_plans_data_and_complex_requests_only(
     assert request.body["messages"][-1]["content"] == "Customers in Berlin?"
 
 
-async def test_v1_offline_plan_names_the_tool_steps(offline: LLMClient) -> None:
-    run = await run_node(DirectorV1, command("How many customers in Bern?"), llm=offline)
+async def test_v1_offline_plan_names_the_tool_steps(offline: LLMClient, tools: ToolManager) -> None:
+    run = await run_node(
+        DirectorV1, command("How many customers in Bern?"), llm=offline, tools=tools
+    )
     assert run.outputs.plan.plan == (
         'Call count_customers({"city": "Bern"}). Answer with the '
         "numbers exactly as returned; show rows as a table."
@@ -122,8 +127,8 @@ async def test_v2_lists_the_real_tools_and_returns_the_plan(
     assert request.headers["x-cogpipe-purpose"] == "director_v2.plan"
     assert request.body["response_format"]["json_schema"]["name"] == "DirectorPlan"
     system = request.body["messages"][0]["content"]
-    assert "- count_customers(city, country, segment): Count customers" in system
-    assert "- query(sql, limit): Run one read-only SQL query" in system
+    assert "query (Run a SQL query) [read-only]\n" in system  # describe_tools
+    assert "  - city: string, optional" in system
 
 
 async def test_v2_offline_plans_listed_tools_and_controls(
@@ -144,3 +149,43 @@ async def test_v2_offline_plans_listed_tools_and_controls(
     assert plan.tool_sequence == [] and [c.id for c in plan.controls] == ["light"]
     run = await run_node(DirectorV2, command("How many customers in Basel?"), llm=offline)
     assert run.outputs.plan.tool_sequence == []  # no tool servers: nothing is planned
+
+
+async def test_v2_plans_can_only_name_listed_tools(
+    remote: LLMClient, openai_server: OpenAITestServer, tools: ToolManager
+) -> None:
+    openai_server.reply_json({"goal": "g", "tool_sequence": [], "response_style": "x"})
+    await run_node(DirectorV2, command("Anything?"), llm=remote, tools=tools)
+    schema = openai_server.chat_requests[0].body["response_format"]["json_schema"]["schema"]
+    assert schema["$defs"]["ToolStep"]["properties"]["tool"]["enum"] == [
+        "list_tables",
+        "describe_table",
+        "query",
+        "count_customers",
+        "revenue_by_month",
+        "invoice_summary",
+    ]
+
+
+async def test_v2_reasks_once_quoting_what_breaks_the_schema_then_fails(
+    remote: LLMClient, openai_server: OpenAITestServer, tools: ToolManager
+) -> None:
+    bad = {"tool": "count_customers", "arguments": {"city": 5}, "why": "count"}
+    good = {"tool": "count_customers", "arguments": {"city": "Berlin"}, "why": "count"}
+    openai_server.reply_json({"goal": "g", "tool_sequence": [bad], "response_style": "x"})
+    openai_server.reply_json({"goal": "g", "tool_sequence": [good], "response_style": "x"})
+    run = await run_node(DirectorV2, command("Customers in Berlin?"), llm=remote, tools=tools)
+    assert run.outputs.plan.tool_sequence == [ToolStep(**good)]
+    problem = "step 1 calls 'count_customers': arguments.city: 5 is not of type 'string', 'null'"
+    assert [d for t, d in run.events if t == "plan.rejected"] == [
+        {"attempt": 1, "problems": [problem]}
+    ]
+    reask = openai_server.chat_requests[1].body["messages"][-1]["content"]
+    assert reask.startswith(f"That plan cannot run: {problem}. Answer again")
+
+    openai_server.reply_json({"goal": "g", "tool_sequence": [bad], "response_style": "x"}, times=2)
+    with pytest.raises(LLMInvalidOutputError) as info:
+        await run_node(DirectorV2, command("Customers in Berlin?"), llm=remote, tools=tools)
+    assert info.value.message == (
+        f"director_v2: the model's plan cannot run, also after one re-ask: {problem}"
+    )

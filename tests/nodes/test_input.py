@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from cogpipe.engine.llm import LLMClient
+from cogpipe.engine.session import Session, Turn
 from cogpipe.engine.testing import run_node
+from cogpipe.engine.tools import ToolManager
 from cogpipe.nodes.input import Input
 from cogpipe.nodes.types import Analysis, Command, ThoughtResult
 from cogpipe.nodes.ui import LOCAL_ACTIONS
@@ -14,6 +20,7 @@ SOCIAL = {
     "topic": "greeting",
     "complexity": "trivial",
     "needs_data": False,
+    "needs_tools": False,
     "reply": "Hi Ada, good to see you!",
 }
 QUESTION = {
@@ -21,6 +28,7 @@ QUESTION = {
     "topic": "customers in Berlin",
     "complexity": "simple",
     "needs_data": True,
+    "needs_tools": True,
     "reply": "",
 }
 
@@ -37,6 +45,52 @@ async def test_trivial_social_turn_takes_the_reflex_path(
     assert request.body["response_format"]["json_schema"]["name"] == "Analysis"
     assert "- User's name: Ada." in request.body["messages"][0]["content"]
     assert request.body["messages"][-1] == {"role": "user", "content": "hi!"}
+
+
+@pytest.mark.parametrize("needs", ["needs_data", "needs_tools"])
+async def test_a_social_turn_that_needs_data_or_tools_is_no_reflex(
+    needs: str, remote: LLMClient, openai_server: OpenAITestServer
+) -> None:
+    openai_server.reply_json({**SOCIAL, needs: True, "reply": "Hi!"})
+    run = await run_node(Input, {"text": "hi, how many customers in Berlin?"}, llm=remote)
+    assert run.outputs.reflex is None
+    assert run.outputs.command.analysis.intent == "social"
+
+
+async def test_the_reflex_rule_is_a_param(
+    remote: LLMClient, openai_server: OpenAITestServer
+) -> None:
+    openai_server.reply_json({**SOCIAL, "intent": "feedback", "complexity": "simple"}, times=2)
+    rule = {"intents": ["social", "feedback"], "complexity": ["trivial", "simple"]}
+    run = await run_node(Input, {"text": "great, thanks"}, llm=remote, params={"reflex": rule})
+    assert run.outputs.reflex is not None
+    run = await run_node(Input, {"text": "great, thanks"}, llm=remote)  # the default rule
+    assert run.outputs.reflex is None and run.outputs.command is not None
+    openai_server.reply_json(SOCIAL)
+    off = {"reflex": {"intents": []}}
+    run = await run_node(Input, {"text": "hello"}, llm=remote, params=off)
+    assert run.outputs.reflex is None
+
+
+async def test_recent_turns_reach_the_analysis_so_follow_ups_keep_their_subject(
+    remote: LLMClient, openai_server: OpenAITestServer
+) -> None:
+    session = Session(id="s", graph="g")
+    for i, (said, answer) in enumerate(
+        [("hello", "Hi!"), ("How many customers in Berlin?", "There are 39.")]
+    ):
+        outputs = {"response": {"text": answer}}
+        session.add_turn(Turn(f"r{i}", "g", "message", said, outputs, "finished", time.time()))
+    openai_server.reply_json(QUESTION)
+    await run_node(
+        Input, {"text": "and in Paris?"}, llm=remote, session=session, params={"history_turns": 1}
+    )
+    messages = openai_server.chat_requests[0].body["messages"]
+    assert messages[1:] == [
+        {"role": "user", "content": "How many customers in Berlin?"},
+        {"role": "assistant", "content": "There are 39."},
+        {"role": "user", "content": "and in Paris?"},
+    ]
 
 
 async def test_social_turn_without_a_reply_gets_a_default_one(
@@ -123,15 +177,32 @@ async def test_offline_reflex_welcomes_a_returning_user_by_name(offline: LLMClie
     assert run.outputs.reflex.response == "Welcome back, Ada! How can I help?"
 
 
-async def test_offline_data_questions_and_ui_requests_are_commands(offline: LLMClient) -> None:
+async def test_offline_data_questions_and_ui_requests_are_commands(
+    offline: LLMClient, tools: ToolManager
+) -> None:
     cases = {
-        "How many customers do we have in Berlin?": ("question", True, "customers in Berlin"),
-        "List customers in Hamburg": ("request", True, "customers in Hamburg"),
-        "Show me a counter": ("request", False, "counter"),
-        "What is my name?": ("question", False, "what is my name?"),
+        "How many customers do we have in Berlin?": ("question", True, "customers Berlin"),
+        "List customers in Hamburg": ("request", True, "List customers Hamburg"),
+        "Show me a counter": ("request", False, "Show counter"),
+        "What is my name?": ("question", False, "name"),
     }
     for text, (intent, data, topic) in cases.items():
-        run = await run_node(Input, {"text": text}, llm=offline)
+        run = await run_node(Input, {"text": text}, llm=offline, tools=tools)
         analysis = run.outputs.command.analysis
         assert (analysis.intent, analysis.needs_data, analysis.topic) == (intent, data, topic)
         assert run.outputs.reflex is None
+
+
+async def test_no_usable_analysis_takes_the_thinking_path(
+    remote: LLMClient, openai_server: OpenAITestServer
+) -> None:
+    openai_server.reply_invalid_json(times=2)  # the client re-asks once
+    run = await run_node(Input, {"text": "how many customers are in Berlin?"}, llm=remote)
+    analysis = run.outputs.command.analysis
+    assert (analysis.needs_data, analysis.needs_tools, analysis.intent) == (True, True, "request")
+    (used,) = [d for t, d in run.events if t == "fallback.used"]
+    assert (used["purpose"], used["error_kind"], used["fallback"]) == (
+        "input_v1.analyse",
+        "invalid_output",
+        "a request that needs data and tools",
+    )

@@ -138,3 +138,18 @@ def test_unsupported_finds_numbers_and_names_not_in_the_results() -> None:
     ) == ["January"]
     assert facts.unsupported("Revenue was 238607 EUR.", [step]) == ["238607"]
     assert facts.unsupported("Total: 238607.28 EUR (Acme AG).", [step]) == ["Acme", "AG"]
+
+
+async def test_a_summary_that_repeats_the_prompt_gives_way_to_the_data_summary(
+    remote: LLMClient, openai_server: OpenAITestServer
+) -> None:
+    echo = "Summarise the tool results below as the answer to the question, in one to three"
+    openai_server.reply_text(echo, times=2)  # the client re-asks once
+    step = ToolOutcome(
+        tool="count_customers", arguments={"city": "Bern"}, ok=True, data={"count": 4}
+    )
+    result = ToolResult(goal="count", steps=[step])
+    run = await run_node(Interpreter, {"result": result}, llm=remote)
+    assert run.outputs.thought.response == "There are 4 customers with city Bern."
+    (used,) = [d for t, d in run.events if t == "fallback.used"]
+    assert (used["purpose"], used["fallback"]) == ("interpreter_v1.summarise", "the data summary")

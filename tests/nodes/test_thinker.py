@@ -141,6 +141,7 @@ async def test_v2_runs_every_step_and_reports_failures(tools: ToolManager, demo_
             {"tool": "count_customers", "arguments": {"city": "Berlin"}},
             {"tool": "query", "arguments": {"sql": "DELETE FROM customers"}},
             {"tool": "teleport", "arguments": {}},
+            {"tool": "count_customers", "arguments": {"city": 5}},
             {"tool": "query", "arguments": {"sql": "SELECT COUNT(*) AS n FROM devices"}},
         ],
         controls=[{"id": "c", "type": "label"}],
@@ -152,22 +153,28 @@ async def test_v2_runs_every_step_and_reports_failures(tools: ToolManager, demo_
         ("count_customers", True),
         ("query", False),
         ("teleport", False),
+        ("count_customers", False),
         ("query", True),
     ]
     assert result.steps[0].data["count"] == berlin
     assert "only SELECT (or WITH ... SELECT) queries are allowed" in result.steps[1].error
-    assert result.steps[2].error.startswith("unknown tool 'teleport'. Available tools: ")
-    assert result.steps[3].data["rows"] == [[devices]]
+    assert result.steps[2].error == (
+        "not run: step 3: 'teleport' is not a listed tool; the tools are: list_tables, "
+        "describe_table, query, count_customers, revenue_by_month, invoice_summary"
+    )
+    assert result.steps[3].error == (
+        "not run: step 4 calls 'count_customers': arguments.city: 5 is not of type 'string', 'null'"
+    )
+    assert result.steps[4].data["rows"] == [[devices]]
     assert not result.ok
     assert [t for t, _ in run.events] == [
         "tool.started",
         "tool.finished",
         "tool.started",
         "tool.finished",
-        "tool.failed",
         "tool.started",
         "tool.finished",
-    ]
+    ]  # the unknown tool and the invalid arguments never reached a server
 
 
 async def test_v2_stops_at_max_steps_and_says_so(tools: ToolManager) -> None:
@@ -183,3 +190,33 @@ async def test_v2_without_tool_servers_reports_each_step() -> None:
     run = await run_node(ThinkerV2, {"plan": plan})
     (step,) = run.outputs.result.steps
     assert (step.ok, step.error) == (False, "this runtime has no tool servers")
+
+
+async def test_v1_arguments_that_are_not_json_go_back_to_the_model_uncalled(
+    remote: LLMClient, openai_server: OpenAITestServer, tools: ToolManager
+) -> None:
+    openai_server.reply_tool_calls([{"name": "count_customers", "arguments": '{"city": "Ber'}])
+    openai_server.reply_text("Sorry.")
+    run = await run_node(ThinkerV1, command("Customers in Berlin?"), llm=remote, tools=tools)
+    assert run.outputs.thought.tool_results == []
+    assert not [t for t, _ in run.events if t.startswith("tool.")]  # no server saw it
+    (message,) = [m for m in openai_server.chat_requests[1].body["messages"] if m["role"] == "tool"]
+    assert message["content"].startswith("not called: ")
+    assert message["content"].endswith("call 'count_customers' again with a JSON object")
+
+
+async def test_v1_falls_back_to_the_data_summary_when_the_draft_repeats_the_prompt(
+    remote: LLMClient, openai_server: OpenAITestServer, tools: ToolManager
+) -> None:
+    openai_server.reply_tool_calls([{"name": "count_customers", "arguments": {"city": "Bern"}}])
+    openai_server.reply_text(
+        "For facts, call the tools and use only what they return; never guess."
+    )
+    run = await run_node(ThinkerV1, command("Customers in Bern?"), llm=remote, tools=tools)
+    assert run.outputs.thought.response.startswith("There are ")
+    (used,) = [d for t, d in run.events if t == "fallback.used"]
+    assert (used["purpose"], used["reason"], used["fallback"]) == (
+        "thinker_v1.think",
+        "the draft repeats the prompt",
+        "the data summary",
+    )

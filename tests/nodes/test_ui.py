@@ -9,13 +9,13 @@ import pytest
 from cogpipe.engine.llm import LLMClient
 from cogpipe.engine.session import Session
 from cogpipe.engine.testing import run_node
-from cogpipe.nodes import rules
+from cogpipe.nodes.offline.conversation import controls_for
 from cogpipe.nodes.types import Control, Controls, ThoughtResult
 from cogpipe.nodes.ui import UI, apply_action, merge
 from tests.helpers.openai_server import OpenAITestServer
 
-COUNTER = [Control.model_validate(c) for c in rules.controls_for("counter")]
-LIGHT = [Control.model_validate(c) for c in rules.controls_for("traffic light")]
+COUNTER = [Control.model_validate(c) for c in controls_for("counter")]
+LIGHT = [Control.model_validate(c) for c in controls_for("traffic light")]
 
 
 def shown(session: Session) -> Controls:
@@ -77,7 +77,7 @@ def test_clicks_find_their_label_through_the_button_payload() -> None:
 
 
 def test_toggle_flips_a_switch() -> None:
-    switch = [Control.model_validate(c) for c in rules.controls_for("a switch")]
+    switch = [Control.model_validate(c) for c in controls_for("a switch")]
     after, _ = apply(switch, action="toggle", control="switch_toggle")
     assert value(after, "switch") is True
     after, _ = apply(after, action="toggle", control="switch_toggle")
