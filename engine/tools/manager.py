@@ -14,6 +14,7 @@ import builtins
 import json
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ import anyio
 import mcp_types
 
 from ..errors import ToolArgumentsError, ToolError
-from ..trace import preview
+from ..trace import DETAIL_CHARS, preview
 from .arguments import validate_arguments
 from .config import ToolCallResult, ToolInfo, ToolServerConfig
 from .connection import _Connection, _Job
@@ -203,9 +204,17 @@ class ToolManager:
         emit: Emit | None,
     ) -> ToolCallResult:
         """Run the call within ``limit`` seconds, between ``tool.*`` trace events."""
-        server, tool = info.server, info.name
-        args = preview(arguments)
-        _send(emit, "tool.started", server=server, tool=tool, arguments=args, hints=info.hints)
+        server, tool, call_id = info.server, info.name, uuid.uuid4().hex[:12]
+        args = preview(arguments, DETAIL_CHARS)
+        _send(
+            emit,
+            "tool.started",
+            server=server,
+            tool=tool,
+            arguments=args,
+            hints=info.hints,
+            call_id=call_id,
+        )
         started = time.perf_counter()
         try:
             with anyio.fail_after(limit):
@@ -214,12 +223,12 @@ class ToolManager:
         except (ToolError, TimeoutError) as exc:
             error = exc if isinstance(exc, ToolError) else _timeout(server, tool, limit)
             failed = {"error": error.message, "error_kind": error.kind, "duration_ms": _ms(started)}
-            _send(emit, "tool.failed", server=server, tool=tool, **failed)
+            _send(emit, "tool.failed", server=server, tool=tool, call_id=call_id, **failed)
             raise error from None
-        shown = preview(result.data if result.data is not None else result.text)
+        shown = preview(result.data if result.data is not None else result.text, DETAIL_CHARS)
         extra = {} if result.ok else {"error": result.error}
         finished = {"ok": result.ok, "result": shown, "duration_ms": result.duration_ms, **extra}
-        _send(emit, "tool.finished", server=server, tool=tool, **finished)
+        _send(emit, "tool.finished", server=server, tool=tool, call_id=call_id, **finished)
         return result
 
     async def _attempt(
@@ -288,9 +297,10 @@ class MCPToolHandle:
     """``ctx.tools`` over MCP (the :class:`~cogpipe.engine.handles.ToolHandle` protocol):
     tool calls traced as that node's events.
 
-    Emits ``tool.started`` {server, tool, arguments (preview), hints}, then
-    ``tool.finished`` {server, tool, ok, result (preview), duration_ms[, error]} or
-    ``tool.failed`` {server, tool, error, error_kind, duration_ms}. A call refused before
+    Emits ``tool.started`` {server, tool, call_id, arguments (preview), hints}, then
+    ``tool.finished`` {server, tool, call_id, ok, result (preview), duration_ms[, error]}
+    or ``tool.failed`` {server, tool, call_id, error, error_kind, duration_ms}; previews
+    are :data:`~cogpipe.engine.trace.DETAIL_CHARS` long at most. A call refused before
     it starts (unknown, ambiguous or hidden name, invalid arguments, server not
     available) emits only ``tool.failed``, with ``tool`` the name as called and
     ``server`` ``None`` unless the tool was found.
