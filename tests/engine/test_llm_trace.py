@@ -1,5 +1,6 @@
 """What the trace shows of LLM calls for the HUD's inspector: the request as sent
-(bounded), one ``call_id`` per call, streamed text tied to its call."""
+(bounded), one ``call_id`` per call, streamed text tied to its call, the offline model's
+pace and the endpoint's reachability."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import json
 import re
 from typing import Literal
 
+import anyio
 from pydantic import BaseModel
 
 from cogpipe.engine.llm import LLMClient, LLMConfig
 from cogpipe.engine.offline import OfflineModel
 from cogpipe.engine.transcript import MAX_MESSAGES, MAX_TOOLS, MESSAGE_CHARS, request_view
 from tests.helpers.openai_server import OpenAITestServer, client_for, events_of, llm_context
+from tests.helpers.server_thread import free_port
 
 WEATHER = {
     "type": "function",
@@ -155,3 +158,60 @@ async def test_deltas_to_on_delta_are_traced_as_llm_delta_first() -> None:
     assert {d["call_id"] for d in deltas} == {call_id}
     assert traced_before == list(range(1, len(seen) + 1))
     assert events_of(events, "output.delta") == []
+
+
+# -- the offline model's pace -------------------------------------------------------------------
+
+
+async def test_the_offline_pace_comes_from_the_config() -> None:
+    config = LLMConfig(offline_call_s=0.3, offline_tokens_per_s=20)
+    async with LLMClient(config) as client:
+        assert client.offline is not None
+        assert (client.offline.call_delay_s, client.offline.chunk_delay_s) == (0.3, 0.05)
+        ctx, events = llm_context(client)
+        await ctx.llm.stream("fast", "one two three")
+    response = events_of(events, "llm.response")[0]
+    assert response["ttft_ms"] >= 300  # the call's pause came before the first token
+    assert LLMClient(LLMConfig(offline_tokens_per_s=0)).offline.chunk_delay_s == 0  # type: ignore[union-attr]
+    assert LLMClient(LLMConfig()).offline.call_delay_s == 0  # type: ignore[union-attr]
+
+
+# -- reachability ---------------------------------------------------------------------------------
+
+
+async def test_the_offline_model_is_always_reachable() -> None:
+    async with LLMClient(LLMConfig()) as client:
+        probe = await client.reachability()
+    assert probe["reachable"] is True and probe["detail"] is None
+
+
+async def test_a_serving_endpoint_is_reachable_and_probed_once_per_max_age(
+    openai_server: OpenAITestServer,
+) -> None:
+    async with client_for(openai_server) as client:
+        first = await client.reachability()
+        again = await client.reachability()
+        async with anyio.create_task_group() as tg:  # concurrent callers share a probe
+            for _ in range(3):
+                tg.start_soon(client.reachability)
+        fresh = await client.reachability(max_age_s=0)
+    asked = [r for r in openai_server.requests if r.path.endswith("/models")]
+    assert len(asked) == 2
+    assert first["reachable"] is True and first["detail"] is None and first["latency_ms"] > 0
+    assert again == first and fresh["checked"] >= first["checked"]
+
+
+async def test_an_endpoint_that_refuses_the_key_is_reachable_with_the_detail() -> None:
+    with OpenAITestServer(api_key="right") as server:
+        async with client_for(server, api_key="wrong") as client:
+            probe = await client.reachability()
+    assert probe["reachable"] is True
+    assert probe["detail"] == "GET /models answered HTTP 401"
+
+
+async def test_no_server_is_unreachable() -> None:
+    config = LLMConfig(base_url=f"http://127.0.0.1:{free_port()}/v1")
+    async with LLMClient(config) as client:
+        probe = await client.reachability()
+    assert probe["reachable"] is False
+    assert probe["detail"].startswith("cannot connect: ")
