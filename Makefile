@@ -35,7 +35,7 @@ $(PY_STAMP): pyproject.toml
 	touch $@
 
 $(NPM_STAMP): frontend/package.json frontend/package-lock.json frontend/vendor.mjs
-	@echo "== installing the HUD's npm packages (cytoscape, its layout, Swagger UI) into frontend/vendor"
+	@echo "== installing the HUD's npm packages (cytoscape, elkjs, Swagger UI) into frontend/vendor"
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && node vendor.mjs
 	touch $@
 
