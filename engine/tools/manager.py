@@ -162,16 +162,17 @@ class ToolManager:
                 ``kind`` says which.
         """
         arguments = dict(arguments or {})
+        call_id = uuid.uuid4().hex[:12]  # ties the call's events together
         try:
             tool = await self._admit(name, arguments)
         except ToolError as exc:
             server = exc.tool.partition(".")[0] if isinstance(exc, ToolArgumentsError) else None
             refused = {"error": exc.message, "error_kind": exc.kind, "duration_ms": 0.0}
-            _send(emit, "tool.failed", server=server, tool=name, **refused)
+            _send(emit, "tool.failed", server=server, tool=name, call_id=call_id, **refused)
             raise
         conn = self._conns[tool.server]
         limit = conn.config.timeout_s if timeout_s is None else timeout_s
-        return await self._traced(conn, tool, arguments, limit, emit)
+        return await self._traced(conn, tool, arguments, limit, emit, call_id)
 
     async def _admit(self, name: str, arguments: dict[str, Any]) -> ToolInfo:
         """Return the tool to call, or raise why the call may not start."""
@@ -202,9 +203,10 @@ class ToolManager:
         arguments: dict[str, Any],
         limit: float,
         emit: Emit | None,
+        call_id: str,
     ) -> ToolCallResult:
         """Run the call within ``limit`` seconds, between ``tool.*`` trace events."""
-        server, tool, call_id = info.server, info.name, uuid.uuid4().hex[:12]
+        server, tool = info.server, info.name
         args = preview(arguments, DETAIL_CHARS)
         _send(
             emit,

@@ -437,6 +437,8 @@ async def test_handle_events_for_failures(tools: ToolManager) -> None:
     assert events[4][3]["error"].startswith("tool 'b.sleep' did not finish within 0.2 s")
     assert [events[i][3]["error_kind"] for i in (2, 4)] == ["unknown", "timeout"]
     assert events[2][3]["server"] is None
+    assert re.fullmatch(r"[0-9a-f]{12}", events[2][3]["call_id"])  # refused calls too
+    assert events[3][3]["call_id"] == events[4][3]["call_id"] != events[2][3]["call_id"]
     assert events[4][3]["duration_ms"] >= 200
 
 
