@@ -9,11 +9,12 @@
 import { edgeStyle, layered } from './elk.js';
 import { nodeState } from './runs.js';
 
-export const STATES = ['idle', 'running', 'done', 'skipped', 'failed', 'cancelled', 'unreached'];
+const STATES = ['idle', 'running', 'done', 'skipped', 'failed', 'cancelled', 'unreached'];
 
 const MAX_FIT_ZOOM = 1.3;
 const MIN_ZOOM = 0.45; // farther out no label can be read in its box
 const READABLE_ZOOM = 0.85; // below this, fonts grow so labels stay about 9 px on screen
+const ENTRY_INSIDE_ZOOM = 0.6; // below this, an entry's name no longer fits its tag
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
 const STYLE = [
@@ -52,7 +53,7 @@ const STYLE = [
   { selector: 'node[role = "entry"].entered', style: {
     'background-color': '#1e293b', 'border-color': '#1d4ed8', 'border-width': 3 } },
   // Zoomed far out an entry's tag is too small for its name: the name goes above it.
-  { selector: 'node[role = "entry"].compact', style: {
+  { selector: 'node[role = "entry"].outside', style: {
     'text-valign': 'top', 'text-margin-y': -3, color: '#1e293b', 'text-max-width': 400 } },
   { selector: 'node:selected', style: {
     'underlay-color': '#2563eb', 'underlay-opacity': 0.18, 'underlay-padding': 7 } },
@@ -167,6 +168,7 @@ export class GraphView {
     const scale = Math.max(1, READABLE_ZOOM / this.cy.zoom());
     this.cy.batch(() => {
       this.cy.nodes().toggleClass('compact', scale > 1).style('font-size', 11 * scale);
+      this.cy.nodes('[role = "entry"]').toggleClass('outside', this.cy.zoom() < ENTRY_INSIDE_ZOOM);
       this.cy.edges().style('font-size', 9 * scale);
     });
   }

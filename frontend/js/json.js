@@ -7,7 +7,7 @@ import { h } from './dom.js';
 const OPEN_DEPTH = 1; // levels shown unfolded
 
 /** Parse a preview: {value} when it is JSON, else {text, cut}. */
-export function parsePreview(preview) {
+function parsePreview(preview) {
   if (typeof preview !== 'string') return { value: preview };
   const text = preview.trim();
   if (/^[[{"]/.test(text) || /^(-?\d|true$|false$|null$)/.test(text)) {

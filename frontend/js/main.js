@@ -147,7 +147,7 @@ async function paint() {
     dirty.views = dirty.bar = false;
     let run = shownRun();
     if (views) {
-      const name = run?.graph ?? sessionGraph;
+      const name = run?.graph ?? replay?.graph ?? sessionGraph;
       if (name) {
         await graph.render(name, await elementsOf(name, run));
         log.knowNodes(graph.nodeIds());

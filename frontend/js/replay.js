@@ -28,6 +28,11 @@ export class Replay {
     return this.events.length;
   }
 
+  /** The graph the run ran on (drawn before its first event is replayed too). */
+  get graph() {
+    return this.events[0]?.graph ?? null;
+  }
+
   /** The replayed run as far as it got (a runs.js record). */
   get run() {
     return this.runs.latest;

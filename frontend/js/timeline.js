@@ -10,7 +10,7 @@ const MIN_PX = 6;
 const ZOOMS = [1, 2, 4, 8, 16, 32];
 
 /** Intervals (in seconds) where at least two of `spans` overlap: [{from, to, n}]. */
-export function overlaps(spans) {
+function overlaps(spans) {
   const marks = spans.flatMap(([a, b]) => [[a, 1], [b, -1]]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   const out = [];
   let open = 0;
