@@ -151,6 +151,8 @@ async function paint() {
       if (name) {
         await graph.render(name, await elementsOf(name, run));
         log.knowNodes(graph.nodeIds());
+        const other = name !== sessionGraph;
+        $('graph-name').textContent = other ? `graph ${name} (this run's; the session now runs ${sessionGraph})` : '';
       }
       run = shownRun(); // the layout may have taken a while: draw what is current now
       graph.paint(run);

@@ -360,6 +360,7 @@ def test_a_run_from_a_trace_file_is_shown_and_replayed(
     hud.wait_for_function("() => window.__hud.graph() === 'v1-current'")
     expect_node(hud, "strategy", "done", legend_colour(hud, "done"))
     expect(hud.get_by_test_id("run-summary")).to_contain_text("from one-run.jsonl")
+    expect(hud.get_by_test_id("graph-name")).to_contain_text("graph v1-current (this run's")
     shot(hud, screenshot_dir, "trace_run_shown")
 
     # the server's own file lists the same run; replay it from there
