@@ -13,7 +13,13 @@ export CHROMIUM_PATH
 
 .PHONY: run test setup chromium bench lint wheel clean
 
+# The offline model at a pace a person can watch in the HUD (tests keep the fast defaults).
+COGPIPE_LLM_OFFLINE_CALL_S ?= 0.5
+COGPIPE_LLM_OFFLINE_TOKENS_PER_S ?= 20
+
 run: setup ## start the server with the default graph and the HUD on http://127.0.0.1:8000
+	COGPIPE_LLM_OFFLINE_CALL_S=$(COGPIPE_LLM_OFFLINE_CALL_S) \
+	COGPIPE_LLM_OFFLINE_TOKENS_PER_S=$(COGPIPE_LLM_OFFLINE_TOKENS_PER_S) \
 	$(BIN)/cogpipe serve $(ARGS)
 
 test: setup chromium ## run the whole test suite (engine, nodes, server, browser)
@@ -29,7 +35,7 @@ $(PY_STAMP): pyproject.toml
 	touch $@
 
 $(NPM_STAMP): frontend/package.json frontend/package-lock.json frontend/vendor.mjs
-	@echo "== installing the HUD's npm packages (cytoscape, its layout, Swagger UI) into frontend/vendor"
+	@echo "== installing the HUD's npm packages (cytoscape, elkjs, Swagger UI) into frontend/vendor"
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && node vendor.mjs
 	touch $@
 

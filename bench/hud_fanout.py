@@ -79,7 +79,7 @@ def _bench_app(root: Path) -> FastAPI:
     settings = Settings(
         graphs_dir=graphs,
         trace_dir=root / "trace",
-        session_db=None,
+        session_db="memory",
         tool_servers=[],
         default_graph="bench",
     )

@@ -226,14 +226,32 @@ class OpenAIHandle:
         max_tokens: int | None = None,
         hints: Mapping[str, Any] | None = None,
     ) -> str:
-        """Stream the answer and return the whole text; see :meth:`LLMHandle.stream`."""
-        send = on_delta or self.ctx.stream
+        """Stream the answer and return the whole text; see :meth:`LLMHandle.stream`.
+
+        Each delta is traced with the call's ``call_id``: as ``output.delta`` when it
+        goes to the client (no ``on_delta``), else as ``llm.delta`` before ``on_delta``
+        gets it, so the HUD can show any streamed call's text while it arrives."""
         msgs = _as_messages(messages)
         with self._exchange("stream", model, purpose, max_tokens, hints) as ex:
+            send = self._sender(ex.call_id, on_delta)
             body = {**_plain(msgs, temperature)(), "stream": True}
             body["stream_options"] = {"include_usage": True}
             answer = await ex.send(lambda: body, on_delta=send)
             return self._prose(ex, answer, send)
+
+    def _sender(
+        self, call_id: str, on_delta: Callable[[str], None] | None
+    ) -> Callable[[str], None]:
+        """The delta callback of a streamed call: traced once per delta (see :meth:`stream`)."""
+        ctx = self.ctx
+        if on_delta is None:
+            return lambda text: ctx.stream(text, call_id=call_id)
+
+        def send(text: str) -> None:
+            ctx.emit("llm.delta", {"call_id": call_id, "text": text})
+            on_delta(text)
+
+        return send
 
     async def chat(
         self,

@@ -55,6 +55,10 @@ class LLMConfig(BaseModel):
             ``X-Cogpipe-Hints``), for an endpoint that is cogpipe's offline model served
             over HTTP (the tests' OpenAI-compatible server); a real model has no use
             for them. The built-in offline model always gets them.
+        offline_call_s: the offline model's pause before every answer, seconds.
+        offline_tokens_per_s: the offline model's streaming pace (one chunk is about
+            a word); 0: no pause. The defaults make tests fast; a person watching the
+            HUD wants about 0.5 s and 20 tokens/s (``make run`` sets them).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -104,6 +108,12 @@ class LLMConfig(BaseModel):
         False,
         description="send calls' hints to the endpoint (X-Cogpipe-Hints): only for "
         "cogpipe's offline model served over HTTP",
+    )
+    offline_call_s: float = Field(
+        0, ge=0, le=60, description="offline model only: seconds before every answer"
+    )
+    offline_tokens_per_s: float = Field(
+        250, ge=0, description="offline model only: streamed tokens per second (0: no pause)"
     )
 
     @model_validator(mode="before")

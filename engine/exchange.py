@@ -5,7 +5,10 @@ Each HTTP attempt emits ``llm.request`` (with ``attempt``: 1, 2, ...) and is clo
 exactly one ``llm.response`` (the caller's :meth:`Exchange.succeed`) or ``llm.failed``
 (with ``error_kind`` and ``final``). The retries are ours (the SDK's are off), so each
 is visible, a timed-out attempt's request is closed before the next starts, and the
-back-off honours ``Retry-After``.
+back-off honours ``Retry-After``. Every event of one call carries the call's
+``call_id`` (a fresh 12-digit hex id), so the attempts and the streamed text of one
+call can be told from another's; ``llm.request`` carries the request as sent, bounded
+(:mod:`~cogpipe.engine.transcript`).
 
 Limits (:class:`~cogpipe.engine.llm.LLMConfig`): ``connect_timeout_s`` and
 ``first_token_timeout_s`` are the HTTP client's connect and read time limits (a read
@@ -21,6 +24,7 @@ import json
 import random
 import re
 import time
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,6 +51,7 @@ from .errors import (
     LLMTruncatedError,
 )
 from .trace import preview
+from .transcript import request_view
 
 if TYPE_CHECKING:
     from .llm import LLMClient
@@ -110,7 +115,13 @@ class Exchange:
             f"LLM call ({call}) for model '{self.model}' at {client.endpoint}, "
             f"purpose '{self.purpose}',"
         )
-        self.base = {"call": call, "model": self.model, "purpose": self.purpose}
+        self.call_id = uuid.uuid4().hex[:12]
+        self.base = {
+            "call_id": self.call_id,
+            "call": call,
+            "model": self.model,
+            "purpose": self.purpose,
+        }
         self.attempt, self.open, self.t0 = 0, False, 0.0
         self.retries = {"yes": 0, "timeout": 0}
         self.deadline = anyio.current_time() + self.config.call_timeout_s
@@ -152,6 +163,7 @@ class Exchange:
                 "messages": len(messages),
                 "tools": len(body.get("tools") or []),
                 "prompt": preview(last),
+                "request": request_view(body),
             },
         )
 

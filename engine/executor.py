@@ -34,7 +34,7 @@ from .handles import LLMHandle, Service, ToolHandle
 from .node import Node, RunContext
 from .plan import Plan, Step, plan_of
 from .session import Session
-from .trace import EventBus, TraceEvent, preview
+from .trace import DETAIL_CHARS, EventBus, TraceEvent, preview
 
 __all__ = ["RunResult", "execute", "node_outputs"]
 
@@ -252,7 +252,7 @@ class _Run:
             self.pending[nid][port] -= 1
             if value is not None and port not in self.values[nid]:
                 self.values[nid][port] = value
-                self.shown[nid][port] = preview(value)
+                self.shown[nid][port] = preview(value, DETAIL_CHARS)
         for nid in self.graph.context:
             try:
                 self.context.extend(self.instances[nid].context(self.session))
@@ -310,7 +310,7 @@ class _Run:
                         "edge.fired",
                         step.id,
                         step.kind,
-                        {"from": key, "to": label, "preview": shown[port]},
+                        {"from": key, "to": label, "preview": preview(shown[port])},
                     )
                     if dst_port not in values[dst]:  # any-of: the first value wins
                         values[dst][dst_port] = value
@@ -378,7 +378,7 @@ class _Run:
         else:
             self.status[nid] = _DONE
             self.result.executed.append(nid)
-            shown = {port: preview(value) for port, value in fired.items()}
+            shown = {port: preview(value, DETAIL_CHARS) for port, value in fired.items()}
             self.emit("node.finished", nid, kind, {"outputs": shown}, _ms(t0))
         ready: list[Step] = []
         self.route(step, fired, shown, ready)

@@ -17,11 +17,13 @@ Usage: ``async with LLMClient(settings.llm) as llm: Runtime(catalog, llm=llm)``.
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpx2
-from openai import AsyncOpenAI
+from openai import APIConnectionError, APIStatusError, APITimeoutError, AsyncOpenAI
 
 from .completions import OpenAIHandle
 from .endpoint import LLMConfig
@@ -56,6 +58,12 @@ _STEPS: dict[Setting, tuple[str, ...]] = {
 }
 
 
+def _offline_model(config: LLMConfig) -> OfflineModel:
+    """The offline model at the configured pace."""
+    tps = config.offline_tokens_per_s
+    return OfflineModel(chunk_delay_s=1 / tps if tps > 0 else 0, call_delay_s=config.offline_call_s)
+
+
 class LLMClient:
     """The LLM service: one ``openai.AsyncOpenAI`` for the process, opened with ``async with``.
 
@@ -67,15 +75,17 @@ class LLMClient:
     Args:
         config: endpoint, key, model aliases, modes, time limits, retries.
         offline: the offline model to serve when ``config.base_url`` is ``None``
-            (default: a fresh :class:`OfflineModel`); ignored otherwise.
+            (default: one at the configured ``offline_*`` pace); ignored otherwise.
     """
 
     def __init__(self, config: LLMConfig, offline: OfflineModel | None = None) -> None:
         self.config = config
-        self.offline = (offline or OfflineModel()) if config.base_url is None else None
+        self.offline = (offline or _offline_model(config)) if config.base_url is None else None
         self._openai: AsyncOpenAI | None = None
         self._stack: AsyncExitStack | None = None
         self._modes: dict[tuple[str, str], str] = {}
+        self._probed: dict[str, Any] | None = None
+        self._probing = anyio.Lock()
 
     @property
     def endpoint(self) -> str:
@@ -162,6 +172,41 @@ class LLMClient:
                 }
             ),
         }
+
+    async def reachability(self, max_age_s: float = 30.0, timeout_s: float = 2.0) -> dict[str, Any]:
+        """Say whether the endpoint answers: ``GET {base_url}/models``, at most once per
+        ``max_age_s`` (concurrent callers share one probe).
+
+        Any HTTP answer counts as reachable (a 401 or 404 too: the server is there, and
+        ``detail`` says what it answered); no connection or no answer within
+        ``timeout_s`` does not. The offline model is always reachable.
+
+        Returns:
+            ``{"reachable": bool, "detail": str | None, "checked": unix seconds,
+            "latency_ms": float | None}``.
+        """
+        if self.offline is not None:
+            return {"reachable": True, "detail": None, "checked": time.time(), "latency_ms": None}
+        async with self._probing:
+            last = self._probed
+            if last is None or time.time() - last["checked"] >= max_age_s:
+                self._probed = last = await self._probe(timeout_s)
+        return dict(last)
+
+    async def _probe(self, timeout_s: float) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        reachable, detail = True, None
+        try:
+            await self.openai.with_options(timeout=timeout_s, max_retries=0).models.list()
+        except APIStatusError as exc:
+            detail = f"GET /models answered HTTP {exc.status_code}"
+        except APITimeoutError:
+            reachable, detail = False, f"no answer within {timeout_s:g} s"
+        except APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            reachable, detail = False, f"cannot connect: {type(cause).__name__}: {cause}"
+        ms = round((time.perf_counter() - t0) * 1000, 1)
+        return {"reachable": reachable, "detail": detail, "checked": time.time(), "latency_ms": ms}
 
     def bind(self, ctx: RunContext) -> OpenAIHandle:
         """Return the handle for one node run (the ``Service`` protocol of engine.handles)."""

@@ -137,9 +137,16 @@ class RunContext:
         """
         self._emit(type, self.node, self.kind, data)
 
-    def stream(self, text: str) -> None:
-        """Send a piece of the answer to the client now, as an ``output.delta`` event."""
-        self._emit("output.delta", self.node, self.kind, {"text": text})
+    def stream(self, text: str, *, call_id: str | None = None) -> None:
+        """Send a piece of the answer to the client now, as an ``output.delta`` event.
+
+        Args:
+            text: the next piece of the answer.
+            call_id: the LLM call it comes from (set by ``ctx.llm.stream``), so the HUD
+                can show it with that call; ``None`` for text of the node's own.
+        """
+        data = {"text": text} if call_id is None else {"text": text, "call_id": call_id}
+        self._emit("output.delta", self.node, self.kind, data)
 
 
 class Node(Generic[P]):

@@ -124,15 +124,21 @@ class OfflineModel:
             precedence over the module-wide registry (:func:`register`).
         chunk_delay_s: pause between streamed chunks in seconds, so the HUD shows
             streaming (0 for tests that only need the result).
+        call_delay_s: pause before every answer's first byte in seconds, as a real
+            model takes to read the prompt (0: none).
     """
 
     model_name = MODEL_NAME
 
     def __init__(
-        self, responders: Mapping[str, Responder] | None = None, chunk_delay_s: float = 0.004
+        self,
+        responders: Mapping[str, Responder] | None = None,
+        chunk_delay_s: float = 0.004,
+        call_delay_s: float = 0.0,
     ) -> None:
         self.responders: dict[str, Responder] = dict(responders or {})
         self.chunk_delay_s = chunk_delay_s
+        self.call_delay_s = call_delay_s
 
     def responder_for(self, purpose: str | None) -> Responder | None:
         """Return the responder for ``purpose`` (exact, then its node kind), or ``None``."""
@@ -302,6 +308,8 @@ class OfflineModel:
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return _error(400, "request body needs a 'messages' list")
         purpose = request.headers.get("x-cogpipe-purpose")
+        if self.call_delay_s > 0:
+            await anyio.sleep(self.call_delay_s)
         try:
             hints = json.loads(request.headers.get("x-cogpipe-hints") or "{}")
         except ValueError as exc:

@@ -28,6 +28,11 @@ __all__ = ["EventBus", "Observer", "TraceEvent", "preview"]
 
 log = logging.getLogger(__name__)
 
+DETAIL_CHARS = 2000
+"""The preview size of values the HUD's inspector shows as JSON: a node's inputs and
+outputs (``node.started``, ``node.finished``) and a tool call's arguments and result.
+Other previews (edges, run outputs) keep :func:`preview`'s default of 200."""
+
 
 class TraceEvent(NamedTuple):
     """One trace event (immutable).

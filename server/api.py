@@ -93,12 +93,16 @@ def _default_graph(rt: Runtime) -> str | None:
 
 @router.get("/health", response_model=Health, tags=["server"])
 async def health(rt: RuntimeDep) -> dict[str, Any]:
-    """Which LLM is active, which tool servers are up, the default graph."""
+    """Which LLM is active and whether it answers, which tool servers are up, the
+    default graph."""
     tools = rt.tools.status() if rt.tools is not None else []  # type: ignore[attr-defined]
+    llm: dict[str, Any] = {"mode": "none"}
+    if rt.llm is not None:
+        llm = {**rt.llm.info(), "probe": await rt.llm.reachability()}  # type: ignore[attr-defined]
     return {
         "status": "ok",
         "version": server_version(),
-        "llm": rt.llm.info() if rt.llm is not None else {"mode": "none"},  # type: ignore[attr-defined]
+        "llm": llm,
         "tools": [{**t, "up": t["status"] == "up"} for t in tools],
         "default_graph": _default_graph(rt),
         "sessions": len(rt.session_ids()),

@@ -158,7 +158,9 @@ class Health(BaseModel):
     llm: dict[str, Any] = Field(
         description="{mode: offline|remote, base_url, models: {alias: name}, "
         "structured_output, tool_calls, connect_timeout_s, first_token_timeout_s, "
-        "call_timeout_s, max_retries}"
+        "call_timeout_s, max_retries, probe: {reachable, detail, checked, latency_ms}}; "
+        "probe: whether GET {base_url}/models answered (checked at most every 30 s; the "
+        "offline model is always reachable)"
     )
     tools: list[ToolServerStatus]
     default_graph: str | None

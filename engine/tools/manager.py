@@ -14,6 +14,7 @@ import builtins
 import json
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ import anyio
 import mcp_types
 
 from ..errors import ToolArgumentsError, ToolError
-from ..trace import preview
+from ..trace import DETAIL_CHARS, preview
 from .arguments import validate_arguments
 from .config import ToolCallResult, ToolInfo, ToolServerConfig
 from .connection import _Connection, _Job
@@ -161,16 +162,17 @@ class ToolManager:
                 ``kind`` says which.
         """
         arguments = dict(arguments or {})
+        call_id = uuid.uuid4().hex[:12]  # ties the call's events together
         try:
             tool = await self._admit(name, arguments)
         except ToolError as exc:
             server = exc.tool.partition(".")[0] if isinstance(exc, ToolArgumentsError) else None
             refused = {"error": exc.message, "error_kind": exc.kind, "duration_ms": 0.0}
-            _send(emit, "tool.failed", server=server, tool=name, **refused)
+            _send(emit, "tool.failed", server=server, tool=name, call_id=call_id, **refused)
             raise
         conn = self._conns[tool.server]
         limit = conn.config.timeout_s if timeout_s is None else timeout_s
-        return await self._traced(conn, tool, arguments, limit, emit)
+        return await self._traced(conn, tool, arguments, limit, emit, call_id)
 
     async def _admit(self, name: str, arguments: dict[str, Any]) -> ToolInfo:
         """Return the tool to call, or raise why the call may not start."""
@@ -201,11 +203,20 @@ class ToolManager:
         arguments: dict[str, Any],
         limit: float,
         emit: Emit | None,
+        call_id: str,
     ) -> ToolCallResult:
         """Run the call within ``limit`` seconds, between ``tool.*`` trace events."""
         server, tool = info.server, info.name
-        args = preview(arguments)
-        _send(emit, "tool.started", server=server, tool=tool, arguments=args, hints=info.hints)
+        args = preview(arguments, DETAIL_CHARS)
+        _send(
+            emit,
+            "tool.started",
+            server=server,
+            tool=tool,
+            arguments=args,
+            hints=info.hints,
+            call_id=call_id,
+        )
         started = time.perf_counter()
         try:
             with anyio.fail_after(limit):
@@ -214,12 +225,12 @@ class ToolManager:
         except (ToolError, TimeoutError) as exc:
             error = exc if isinstance(exc, ToolError) else _timeout(server, tool, limit)
             failed = {"error": error.message, "error_kind": error.kind, "duration_ms": _ms(started)}
-            _send(emit, "tool.failed", server=server, tool=tool, **failed)
+            _send(emit, "tool.failed", server=server, tool=tool, call_id=call_id, **failed)
             raise error from None
-        shown = preview(result.data if result.data is not None else result.text)
+        shown = preview(result.data if result.data is not None else result.text, DETAIL_CHARS)
         extra = {} if result.ok else {"error": result.error}
         finished = {"ok": result.ok, "result": shown, "duration_ms": result.duration_ms, **extra}
-        _send(emit, "tool.finished", server=server, tool=tool, **finished)
+        _send(emit, "tool.finished", server=server, tool=tool, call_id=call_id, **finished)
         return result
 
     async def _attempt(
@@ -288,9 +299,10 @@ class MCPToolHandle:
     """``ctx.tools`` over MCP (the :class:`~cogpipe.engine.handles.ToolHandle` protocol):
     tool calls traced as that node's events.
 
-    Emits ``tool.started`` {server, tool, arguments (preview), hints}, then
-    ``tool.finished`` {server, tool, ok, result (preview), duration_ms[, error]} or
-    ``tool.failed`` {server, tool, error, error_kind, duration_ms}. A call refused before
+    Emits ``tool.started`` {server, tool, call_id, arguments (preview), hints}, then
+    ``tool.finished`` {server, tool, call_id, ok, result (preview), duration_ms[, error]}
+    or ``tool.failed`` {server, tool, call_id, error, error_kind, duration_ms}; previews
+    are :data:`~cogpipe.engine.trace.DETAIL_CHARS` long at most. A call refused before
     it starts (unknown, ambiguous or hidden name, invalid arguments, server not
     available) emits only ``tool.failed``, with ``tool`` the name as called and
     ``server`` ``None`` unless the tool was found.

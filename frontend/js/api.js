@@ -71,4 +71,13 @@ export const api = {
   run: (runId) => request('GET', `/api/runs/${enc(runId)}`),
   // EventSource cannot send the token: a one-time ticket opens one stream instead.
   streamTicket: () => request('POST', '/api/stream-tickets').then((t) => t.ticket),
+  traces: () => request('GET', '/api/traces'),
+  traceText: (name) => getText(`/api/traces/${enc(name)}`),
 };
+
+/** GET a text body (a JSONL trace file) with the token; ApiError when not 2xx. */
+async function getText(path) {
+  const res = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (!res.ok) throw new ApiError(res.status, `GET ${path} answered ${res.status} ${res.statusText}`, null);
+  return res.text();
+}

@@ -13,6 +13,7 @@ export class ControlsPanel {
     this.onAction = onAction;
     this.onShown = onShown;
     this.version = -1;
+    new ResizeObserver(() => this.fitTables()).observe(this.body);
     this.render({ controls: [], version: 0 }, false);
   }
 
@@ -32,7 +33,18 @@ export class ControlsPanel {
       this.body.append(h('p', { class: 'empty' }, 'No controls yet: the UI node adds them as you chat.'));
     }
     this.versionEl.textContent = items.length ? `v${controls.version}` : '';
+    requestAnimationFrame(() => this.fitTables());
     if (report) this.onShown(controls.version, items.map((c) => c.id));
+  }
+
+  /** A table wider than the panel shows each row as a card (column: value lines)
+   * instead of scrolling sideways; a wider panel shows it as a table again. */
+  fitTables() {
+    for (const figure of this.body.querySelectorAll('.ctl-table')) {
+      figure.classList.remove('stacked');
+      const table = figure.querySelector('table');
+      if (table.scrollWidth > figure.clientWidth + 1) figure.classList.add('stacked');
+    }
   }
 
   control(c) {
@@ -68,8 +80,10 @@ export class ControlsPanel {
   }
 
   table(c) {
-    const head = h('tr', {}, (c.columns ?? []).map((col) => h('th', { scope: 'col' }, col)));
-    const rows = (c.rows ?? []).map((row) => h('tr', {}, row.map((cell) => h('td', {}, show(cell)))));
+    const columns = c.columns ?? [];
+    const head = h('tr', {}, columns.map((col) => h('th', { scope: 'col' }, col)));
+    const rows = (c.rows ?? []).map((row) => h('tr', {}, row.map((cell, i) =>
+      h('td', { data: { col: columns[i] ?? '' } }, show(cell)))));
     return h('figure', { class: 'ctl ctl-table', testid: 'control-table', data: { control: c.id } },
       c.label ? h('figcaption', {}, c.label) : null,
       h('div', { class: 'table-scroll' },

@@ -23,20 +23,21 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-/** Show any value as short text: strings as they are, the rest as JSON. */
+/** Show any value as short text: strings as they are, the rest as JSON without null fields. */
 export function show(value) {
   if (value === undefined || value === null) return '';
   if (typeof value === 'string') return value;
   try {
-    return JSON.stringify(value);
+    return JSON.stringify(value, (key, v) => (v === null && key !== '' ? undefined : v));
   } catch {
     return String(value);
   }
 }
 
-/** Format milliseconds for people: 4.2 ms, 840 ms, 1.24 s. */
+/** Format milliseconds for people: 40 µs, 4.2 ms, 840 ms, 1.24 s. */
 export function ms(value) {
   if (value === undefined || value === null || Number.isNaN(value)) return '–';
+  if (value < 0.1) return `${Math.max(1, Math.round(value * 1000))} µs`;
   if (value < 10) return `${value.toFixed(1)} ms`;
   return value < 1000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(2)} s`;
 }

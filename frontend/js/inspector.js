@@ -1,19 +1,20 @@
-// Details of the clicked node: what it is (kind, params, ports) and what it did in the
-// last run (inputs, outputs, timings, LLM calls, tool calls).
+// The clicked node in the run the HUD shows: what it is (kind, params, ports) and what it
+// did in that run (timing, inputs and outputs as JSON, LLM calls with their requests and
+// live tokens, tool calls). Redrawn from the run's record whenever it changes; folds the
+// reader opened or closed stay so.
 
+import { llmCall, toolCall } from './calls.js';
 import { h, ms, show } from './dom.js';
+import { jsonView } from './json.js';
+import { nodeState } from './runs.js';
 
-function section(title, ...content) {
-  const body = content.flat().filter(Boolean);
-  if (!body.length) return null;
-  return h('section', { class: 'insp-section' }, h('h3', {}, title), ...body);
-}
+const NOT_RUN = {
+  idle: 'has not run in the run shown',
+  unreached: 'was never reached: the run ended before its inputs arrived',
+};
 
-function pairs(obj, testid) {
-  const entries = Object.entries(obj ?? {});
-  if (!entries.length) return null;
-  return h('dl', { class: 'kv', testid }, entries.map(([k, v]) => [h('dt', {}, k),
-    h('dd', {}, h('code', {}, show(v)))]));
+function section(title, body, testid) {
+  return h('section', { class: 'insp-section', testid }, h('h3', {}, title), body);
 }
 
 function ports(list) {
@@ -22,34 +23,39 @@ function ports(list) {
     h('b', {}, p.name), ` ${p.type}`, p.required ? '' : h('span', { class: 'muted' }, ' (optional)'))));
 }
 
-function llmCall(c) {
-  const tokens = c.tokens_in !== undefined ? `${c.tokens_in ?? '?'} → ${c.tokens_out ?? '?'} tokens` : '';
-  return h('li', { class: `call ${c.status}`, testid: 'inspector-llm-call' },
-    h('div', {}, h('b', {}, c.model ?? '?'), c.purpose ? ` · ${c.purpose}` : '',
-      c.attempt > 1 ? ` · attempt ${c.attempt}` : ''),
-    h('div', { class: 'muted' }, [tokens, c.latency_ms !== undefined ? `latency ${ms(c.latency_ms)}` : '',
-      c.ttft_ms !== undefined ? `first token ${ms(c.ttft_ms)}` : '', c.truncated ? 'cut off at max_tokens' : '',
-      c.status === 'pending' ? 'waiting…' : '']
-      .filter(Boolean).join(' · ')),
-    c.error ? h('div', { class: 'err' }, c.error) : null,
-    c.output ? h('pre', {}, show(c.output)) : null);
+function values(obj, key, testid, empty) {
+  const entries = Object.entries(obj ?? {});
+  if (!entries.length) return h('div', { class: 'muted', testid }, empty);
+  return h('dl', { class: 'values', testid }, entries.map(([port, preview]) => [
+    h('dt', {}, port), h('dd', {}, jsonView(preview, `${key}/${port}`))]));
 }
 
-function toolCall(c) {
-  const outcome = c.status === 'pending' ? 'running…' : c.error ?? show(c.result);
-  return h('li', { class: `call ${c.status}`, testid: 'inspector-tool-call' },
-    h('div', {}, h('b', {}, `${c.server ?? '?'}.${c.tool}`), ` ${ms(c.duration_ms)}`,
-      ...(c.hints ?? []).map((hint) => h('span', { class: `hint ${hint}` }, ` ${hint}`)),
-      c.status === 'failed' ? h('span', { class: 'err' }, ` failed${c.error_kind
-        ? ` (${c.error_kind})` : ''}`) : ''),
-    h('div', { class: 'muted' }, 'args ', h('code', {}, show(c.arguments))),
-    h('pre', { class: c.error ? 'err' : '' }, outcome));
+function definition(node, key) {
+  const params = Object.entries(node.params ?? {});
+  return h('details', { class: 'definition', data: { key: `${key}/def` } },
+    h('summary', {}, 'params and ports'),
+    h('h4', {}, 'params'),
+    params.length ? h('dl', { class: 'kv' }, params.map(([k, v]) => [h('dt', {}, k),
+      h('dd', {}, h('code', {}, show(v)))])) : h('span', { class: 'muted' }, 'defaults'),
+    node.timeout_s ? h('div', { class: 'muted' }, `timeout ${node.timeout_s} s`) : null,
+    h('div', { class: 'ports-grid' },
+      h('div', {}, h('h4', {}, 'inputs'), ports(node.inputs)),
+      h('div', {}, h('h4', {}, 'outputs'), ports(node.outputs))));
 }
 
 /** The inspector panel. */
 export class Inspector {
   constructor(root) {
     this.body = root.querySelector('[data-testid="inspector-body"]');
+    this.folds = new Map(); // data-key -> open, as the reader left it
+    // A click on a fold's summary is the reader's choice (toggle events also come from
+    // folds a redraw creates, later, so they cannot tell).
+    this.body.addEventListener('click', (e) => {
+      const fold = e.target.closest('summary')?.parentElement;
+      if (!fold?.dataset.key) return;
+      if (this.folds.size > 2000) this.folds.clear();
+      this.folds.set(fold.dataset.key, !fold.open);
+    });
     this.clear();
   }
 
@@ -58,51 +64,80 @@ export class Inspector {
     this.body.replaceChildren(h('p', { class: 'empty' }, 'Click a node in the graph to inspect it.'));
   }
 
-  /** node: cytoscape data of the node; rec: its record in `run` (or null); background: events. */
-  show(node, rec, run, background = []) {
+  /** node: cytoscape data of the node; run: the run shown (or null); background: events. */
+  show(node, run, background = []) {
     // Redrawn as events arrive: keep the reader's scroll position on the same node.
-    const keep = this.shown === node.id ? this.body.scrollTop : 0;
-    this.shown = node.id;
-    this.draw(node, rec, run, background);
+    const same = this.shown === `${node.id}@${run?.id}`;
+    const keep = same ? this.body.scrollTop : 0;
+    this.shown = `${node.id}@${run?.id}`;
+    // replaceChildren writes null as the text "null": only elements go in
+    this.body.replaceChildren(...this.draw(node, run, background).filter(Boolean));
+    for (const fold of this.body.querySelectorAll('details[data-key]')) {
+      const open = this.folds.get(fold.dataset.key);
+      if (open !== undefined) fold.open = open;
+    }
     this.body.scrollTop = keep;
   }
 
-  draw(node, rec, run, background) {
-    const state = rec?.status ?? 'idle';
-    const started = rec?.start && run?.start ? `+${ms((rec.start - run.start) * 1000)}` : null;
+  draw(node, run, background) {
+    const rec = run?.nodes.get(node.id) ?? null;
+    const state = node.role === 'entry' ? (run?.entry === node.label ? 'done' : 'idle')
+      : nodeState(rec, run, node.role);
+    const key = `${run?.id ?? '-'}/${node.id}`;
     const header = h('header', { class: 'insp-head' },
       h('h2', { testid: 'inspector-title' }, node.label ?? node.id),
       h('span', { class: `badge state-${state}`, testid: 'inspector-state' }, state),
       h('div', { class: 'muted' }, node.role === 'entry' ? 'entry point' : node.kind,
-        node.role === 'context' ? ' · context only' : '', node.context && node.role !== 'context'
-          ? ' · feeds context' : ''),
+        node.role === 'context' ? ' · context only' : '',
+        node.context && node.role !== 'context' ? ' · feeds context' : ''),
       node.doc ? h('p', { class: 'doc' }, node.doc) : null);
     if (node.role === 'entry') {
-      this.body.replaceChildren(header, section('Last run',
-        run ? pairs({ run: run.id, entry: run.entry, input: run.input }) : null));
-      return;
+      return [header, run ? section(`Run ${run.id.slice(0, 8)}`,
+        h('dl', { class: 'kv' }, h('dt', {}, 'entry'), h('dd', {}, run.entry ?? '–'),
+          h('dt', {}, 'input'), h('dd', {}, jsonView(run.input, `${key}/input`)))) : null];
     }
-    this.body.replaceChildren(header,
-      section('Params', pairs(node.params) ?? h('span', { class: 'muted' }, 'defaults'),
-        node.timeout_s ? h('div', { class: 'muted' }, `timeout ${node.timeout_s} s`) : null),
-      section('Ports', h('div', { class: 'ports-grid' },
-        h('div', {}, h('h4', {}, 'inputs'), ports(node.inputs)),
-        h('div', {}, h('h4', {}, 'outputs'), ports(node.outputs)))),
-      rec ? section(`Last run ${run?.id ? `(${run.id.slice(0, 8)})` : ''}`,
-        h('div', { testid: 'inspector-timing' }, [started ? `started ${started}` : '',
-          rec.duration_ms != null ? `took ${ms(rec.duration_ms)}` : '',
-          rec.reason ? `skipped: ${rec.reason}` : ''].filter(Boolean).join(' · ') || state),
-        rec.error ? h('div', { class: 'err' }, rec.error) : null,
-        h('h4', {}, 'inputs'), pairs(rec.inputs, 'inspector-inputs') ?? h('span', { class: 'muted' }, '–'),
-        h('h4', {}, 'outputs'), pairs(rec.outputs, 'inspector-outputs') ?? h('span', { class: 'muted' }, '–'),
-        rec.fired.length ? [h('h4', {}, 'sent'), h('ul', { class: 'fired' },
-          rec.fired.map((f) => h('li', {}, `→ ${f.to}: `, h('code', {}, show(f.preview)))))] : null)
-        : section('Last run', h('span', { class: 'muted' }, 'not run yet')),
-      rec?.llm.length ? section(`LLM calls (${rec.llm.length})`, h('ul', { class: 'calls' },
-        rec.llm.map(llmCall))) : null,
-      rec?.tools.length ? section(`Tool calls (${rec.tools.length})`, h('ul', { class: 'calls' },
-        rec.tools.map(toolCall))) : null,
-      background.length ? section('Background', h('ul', { class: 'calls' }, background.slice(-5)
-        .map((ev) => h('li', {}, h('b', {}, ev.type), ' ', h('code', {}, show(ev.data)))))) : null);
+    return [header, definition(node, key), this.runPart(rec, run, state, key),
+      ...(rec ? [...this.calls(rec, key), this.results(rec, key)] : []),
+      background.length ? section('Background (outside runs)', h('ul', { class: 'background' },
+        background.slice(-5).map((ev, i) => h('li', {}, h('b', {}, ev.type), ' ',
+          jsonView(ev.data, `${key}/bg${i}`))))) : null];
+  }
+
+  runPart(rec, run, state, key) {
+    if (!run) return section('Run', h('p', { class: 'muted' }, 'No run shown yet: send a message.'));
+    const title = ['Run ', h('span', { class: 'run-id', title: run.id }, run.id.slice(0, 8))];
+    if (!rec) {
+      return section(title, h('p', { class: 'muted', testid: 'inspector-timing' },
+        `This node ${NOT_RUN[state] ?? 'has no record in this run'}.`));
+    }
+    const started = rec.start !== null && run.start ? `started +${ms((rec.start - run.start) * 1000)}` : '';
+    const took = rec.duration_ms != null ? `took ${ms(rec.duration_ms)}` : '';
+    return section(title, [
+      h('div', { testid: 'inspector-timing' },
+        [started, took, rec.reason ? `skipped: ${rec.reason}` : ''].filter(Boolean).join(' · ') || state),
+      rec.error ? h('div', { class: 'err' }, rec.error) : null,
+      rec.status === 'skipped' ? null
+        : [h('h4', {}, 'inputs'), values(rec.inputs, `${key}/in`, 'inspector-inputs', 'none')],
+    ]);
+  }
+
+  results(rec, key) {
+    if (rec.status === 'skipped') return null;
+    return section('Result', [
+      h('h4', {}, 'outputs'), values(rec.outputs, `${key}/out`, 'inspector-outputs',
+        rec.status === 'running' ? 'not yet' : 'none (its branches were not taken)'),
+      rec.text ? [h('h4', {}, 'streamed to the chat'), h('pre', { class: 'tokens verbatim' }, rec.text)] : null,
+      rec.fired.length ? [h('h4', {}, 'sent'), h('ul', { class: 'fired' },
+        rec.fired.map((f) => h('li', {}, `→ ${f.to}: `, h('code', {}, show(f.preview)))))] : null,
+    ]);
+  }
+
+  calls(rec, key) {
+    return [
+      rec.llm.length ? section(`LLM calls (${rec.llm.length})`,
+        rec.llm.map((c) => llmCall(c, `${key}/llm/${c.id}`))) : null,
+      rec.tools.length ? section(`Tool calls (${rec.tools.length})`,
+        rec.tools.map((c) => toolCall(c, `${key}/tool/${c.id}`))) : null,
+    ];
   }
 }

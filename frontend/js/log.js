@@ -18,7 +18,7 @@ export function describe(ev) {
       return `outputs: ${Object.keys(d.outputs ?? {}).join(', ') || 'none'} · ${ms(ev.duration_ms)}`;
     case 'node.skipped': return cut(d.reason);
     case 'edge.fired': return `${d.from} → ${d.to}: ${cut(d.preview, 90)}`;
-    case 'output.delta': return JSON.stringify(d.text ?? '');
+    case 'output.delta': case 'llm.delta': return JSON.stringify(d.text ?? '');
     case 'ui.controls': return `v${d.version}: ${(d.controls ?? []).map((c) => c.id).join(', ')}`;
     case 'llm.request':
       return `${d.model} · ${d.purpose ?? ''}` + (d.attempt > 1 ? ` · attempt ${d.attempt} after ${d.after}` : '');
@@ -43,6 +43,7 @@ export class EventLog {
     this.nodeFilter = root.querySelector('[data-testid="log-filter-node"]');
     this.typeFilter = root.querySelector('[data-testid="log-filter-type"]');
     this.count = document.querySelector('[data-testid="log-count"]');
+    this.shown = root.querySelector('[data-testid="log-shown"]');
     this.nodes = new Set();
     this.types = new Set();
     this.runStart = new Map();
@@ -74,7 +75,7 @@ export class EventLog {
     h('span', { class: 'log-type' }, ev.type),
     h('span', { class: 'log-node' }, ev.node ?? ''),
     h('span', { class: 'log-text' }, describe(ev)),
-    h('pre', { class: 'log-detail' }, JSON.stringify(ev, null, 2)));
+    h('pre', { class: 'log-detail verbatim' }, JSON.stringify(ev, null, 2)));
     this.pending.push(row);
     if (ev.node && !this.nodes.has(ev.node)) { this.nodes.add(ev.node); this.fillNodes(); }
     if (!this.types.has(ev.type)) { this.types.add(ev.type); this.fillTypes(); }
@@ -117,7 +118,12 @@ export class EventLog {
     let shown = 0;
     for (const row of this.list.children) if (!row.hidden) shown++;
     const total = this.list.childElementCount;
-    this.count.textContent = shown === total ? `${total}` : `${shown}/${total}`;
+    this.count.textContent = `${total}`;
+    this.count.title = `${total} events received${total >= MAX_ROWS ? ` (the newest ${MAX_ROWS} kept)` : ''}`;
+    const hidden = [this.nodeFilter.value ? `node ${this.nodeFilter.value}` : '',
+      this.typeFilter.value === NO_DELTAS ? 'output.delta hidden' : this.typeFilter.value ? `type ${this.typeFilter.value}` : '']
+      .filter(Boolean).join(', ');
+    this.shown.textContent = shown === total ? `all ${total} events` : `showing ${shown} of ${total} events (${hidden})`;
   }
 
   fillNodes() {

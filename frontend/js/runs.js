@@ -1,15 +1,38 @@
-// What happened in each run, per node, rebuilt from trace events. The graph, inspector
-// and timeline all read from here, so a replayed ring and a live stream give one picture.
+// What happened in each run, per node, rebuilt from trace events. The graph, inspector and
+// timeline all draw from here, so a live stream, a replayed ring, a replay and a trace
+// file all give one picture. A run keeps its own events, so it can be replayed.
 
 const FINAL = { 'node.finished': 'done', 'node.skipped': 'skipped', 'node.failed': 'failed',
   'node.cancelled': 'cancelled' };
+const ENDED = new Set(['finished', 'failed', 'cancelled']);
 
 function newNode(id, kind) {
   return { id, kind, status: 'idle', start: null, end: null, duration_ms: null, inputs: {},
-    outputs: {}, fired: [], reason: null, error: null, llm: [], tools: [] };
+    outputs: {}, fired: [], reason: null, error: null, llm: [], tools: [], text: '' };
 }
 
-/** The runs of one session (the newest `limit`), each with per-node records. */
+function newRun(ev) {
+  return { id: ev.run_id, session: ev.session_id, graph: ev.graph, entry: null, input: null,
+    start: ev.ts, end: null, status: 'running', error: null, failedNode: null, duration_ms: null,
+    nodes: new Map(), edges: new Map(), events: [], last: ev.ts };
+}
+
+/** Whether a run has ended (finished, failed or cancelled). */
+export function ended(run) {
+  return Boolean(run) && ENDED.has(run.status);
+}
+
+/**
+ * The state a node is drawn in for a run: its record's; `unreached` for a flow node
+ * with no record in a run that failed or was cancelled; else `idle`.
+ */
+export function nodeState(rec, run, role) {
+  if (rec) return rec.status;
+  if (run && ended(run) && run.status !== 'finished' && role === 'node') return 'unreached';
+  return 'idle';
+}
+
+/** Runs by id (the newest `limit`), each with per-node records, LLM and tool calls. */
 export class Runs {
   constructor(limit = 25) {
     this.limit = limit;
@@ -22,6 +45,7 @@ export class Runs {
     return this.byId.get(runId) ?? null;
   }
 
+  /** Every run kept, oldest first. */
   list() {
     return [...this.byId.values()];
   }
@@ -34,87 +58,15 @@ export class Runs {
     }
     let run = this.byId.get(ev.run_id);
     if (!run) {
-      run = { id: ev.run_id, graph: ev.graph, entry: null, input: null, start: ev.ts, end: null,
-        status: 'running', error: null, failedNode: null, duration_ms: null, nodes: new Map(),
-        edges: new Map(), seqs: [] };
+      run = newRun(ev);
       this.byId.set(ev.run_id, run);
       this.latest = run;
       while (this.byId.size > this.limit) this.byId.delete(this.byId.keys().next().value);
     }
-    run.seqs.push(ev.seq);
-    this.applyToRun(run, ev);
+    run.events.push(ev);
+    run.last = Math.max(run.last, ev.ts);
+    applyToRun(run, ev);
     return run;
-  }
-
-  applyToRun(run, ev) {
-    const d = ev.data ?? {};
-    const node = ev.node ? this.node(run, ev.node, ev.kind) : null;
-    switch (ev.type) {
-      case 'run.started':
-        Object.assign(run, { entry: d.entry, input: d.input, start: ev.ts });
-        break;
-      case 'run.finished':
-      case 'run.failed':
-      case 'run.cancelled':
-        run.status = ev.type.slice(4);
-        run.end = ev.ts;
-        run.duration_ms = ev.duration_ms;
-        run.error = d.error ?? null;
-        run.failedNode = ev.type === 'run.failed' ? ev.node : null;
-        break;
-      case 'node.started':
-        Object.assign(node, { status: 'running', start: ev.ts, inputs: d.inputs ?? {} });
-        break;
-      case 'node.finished':
-      case 'node.skipped':
-      case 'node.failed':
-      case 'node.cancelled':
-        Object.assign(node, { status: FINAL[ev.type], end: ev.ts, duration_ms: ev.duration_ms,
-          outputs: d.outputs ?? node.outputs, reason: d.reason ?? null, error: d.error ?? null });
-        break;
-      case 'edge.fired': {
-        const id = `${d.from} -> ${d.to}`;
-        run.edges.set(id, (run.edges.get(id) ?? 0) + 1);
-        node?.fired.push({ to: d.to, preview: d.preview, ts: ev.ts });
-        break;
-      }
-      case 'llm.request':
-        node?.llm.push({ call: d.call, model: d.model, purpose: d.purpose, prompt: d.prompt,
-          attempt: d.attempt, start: ev.ts, status: 'pending' });
-        break;
-      case 'llm.response':
-      case 'llm.failed': {
-        const call = node && pending(node.llm, (c) => c.purpose === d.purpose && c.call === d.call);
-        const entry = call ?? { start: ev.ts };
-        Object.assign(entry, d, { status: ev.type === 'llm.failed' ? 'failed' : 'done' });
-        if (!call) node?.llm.push(entry);
-        break;
-      }
-      case 'tool.started':
-        node?.tools.push({ server: d.server, tool: d.tool, arguments: d.arguments,
-          hints: d.hints ?? [], start: ev.ts, status: 'pending' });
-        break;
-      case 'tool.finished':
-      case 'tool.failed': {
-        const call = node && pending(node.tools, (c) => c.tool === d.tool);
-        const entry = call ?? { start: ev.ts, arguments: d.arguments };
-        Object.assign(entry, d, { status: ev.type === 'tool.failed' || d.ok === false
-          ? 'failed' : 'done' });
-        if (!call) node?.tools.push(entry);
-        break;
-      }
-      default:
-        break;
-    }
-  }
-
-  node(run, id, kind) {
-    let rec = run.nodes.get(id);
-    if (!rec) {
-      rec = newNode(id, kind);
-      run.nodes.set(id, rec);
-    }
-    return rec;
   }
 
   remember(ev) {
@@ -125,9 +77,114 @@ export class Runs {
   }
 }
 
-// The oldest call still waiting for its answer that matches.
-function pending(calls, match) {
-  return calls.find((c) => c.status === 'pending' && match(c)) ?? null;
+/** Build a run's record from its events (a replay's position, a run from a trace file). */
+export function runOf(events) {
+  const runs = new Runs(1);
+  for (const ev of events) runs.apply(ev);
+  return runs.latest;
+}
+
+function applyToRun(run, ev) {
+  const d = ev.data ?? {};
+  const node = ev.node ? nodeOf(run, ev.node, ev.kind) : null;
+  const type = ev.type;
+  if (type.startsWith('run.')) return applyRun(run, ev, d);
+  if (type in FINAL || type === 'node.started') return applyNode(node, ev, d);
+  if (!node) return undefined;
+  if (type.startsWith('llm.')) return applyLlm(node, ev, d);
+  if (type.startsWith('tool.')) return applyTool(node, ev, d);
+  if (type === 'output.delta') {
+    const call = d.call_id ? node.llm.find((c) => c.id === d.call_id) : null;
+    if (call) call.text += d.text ?? '';
+    else node.text += d.text ?? '';
+  } else if (type === 'edge.fired') {
+    const id = `${d.from} -> ${d.to}`;
+    run.edges.set(id, (run.edges.get(id) ?? 0) + 1);
+    node.fired.push({ to: d.to, preview: d.preview, ts: ev.ts });
+  }
+  return undefined;
+}
+
+function applyRun(run, ev, d) {
+  if (ev.type === 'run.started') {
+    Object.assign(run, { entry: d.entry, input: d.input, start: ev.ts });
+  } else if (ENDED.has(ev.type.slice(4))) {
+    Object.assign(run, { status: ev.type.slice(4), end: ev.ts, duration_ms: ev.duration_ms,
+      error: d.error ?? null, failedNode: ev.type === 'run.failed' ? ev.node : null,
+      warnings: d.warnings ?? [] });
+  } else {
+    run.status = ev.type.slice(4); // a later state (e.g. paused) shows under its own name
+  }
+}
+
+function applyNode(node, ev, d) {
+  if (ev.type === 'node.started') {
+    Object.assign(node, { status: 'running', start: ev.ts, inputs: d.inputs ?? {} });
+    return;
+  }
+  Object.assign(node, { status: FINAL[ev.type], end: ev.ts, duration_ms: ev.duration_ms,
+    outputs: d.outputs ?? node.outputs, reason: d.reason ?? null, error: d.error ?? null });
+  if (node.start === null && ev.type !== 'node.skipped' && ev.duration_ms != null) {
+    node.start = ev.ts - ev.duration_ms / 1000;
+  }
+}
+
+// One LLM call (`ctx.llm.*`) and its attempts. Traces written before calls had ids: a
+// first attempt opens a call, later attempts join the newest call of the same purpose.
+function llmCall(node, ev, d) {
+  let call = d.call_id ? node.llm.find((c) => c.id === d.call_id) : null;
+  if (!call && !d.call_id && !(ev.type === 'llm.request' && (d.attempt ?? 1) === 1)) {
+    call = node.llm.findLast((c) => c.purpose === d.purpose) ?? null;
+  }
+  if (!call) {
+    call = { id: d.call_id ?? `${ev.node}:${ev.seq}`, call: d.call, model: d.model,
+      purpose: d.purpose, start: ev.ts, end: null, status: 'pending', attempts: [], text: '' };
+    node.llm.push(call);
+  }
+  return call;
+}
+
+function applyLlm(node, ev, d) {
+  if (ev.type === 'llm.mode_changed') return;
+  const call = llmCall(node, ev, d);
+  if (ev.type === 'llm.delta') {
+    call.text += d.text ?? '';
+    return;
+  }
+  if (ev.type === 'llm.request') {
+    call.attempts.push({ ...d, start: ev.ts, status: 'pending' });
+    call.status = 'pending';
+    return;
+  }
+  const attempt = call.attempts.findLast((a) => a.attempt === d.attempt) ?? { start: ev.ts };
+  if (!call.attempts.includes(attempt)) call.attempts.push(attempt);
+  const failed = ev.type === 'llm.failed';
+  Object.assign(attempt, d, { end: ev.ts, status: failed ? 'failed' : 'done' });
+  if (!failed || d.final) Object.assign(call, { end: ev.ts, status: attempt.status, model: d.model ?? call.model });
+}
+
+function applyTool(node, ev, d) {
+  let call = d.call_id ? node.tools.find((c) => c.id === d.call_id) : null;
+  call ??= ev.type !== 'tool.started' && !d.call_id
+    ? node.tools.find((c) => c.status === 'pending' && c.tool === d.tool) ?? null : null;
+  if (!call) {
+    call = { id: d.call_id ?? `${ev.node}:${ev.seq}`, tool: d.tool, server: d.server,
+      arguments: d.arguments, hints: d.hints ?? [], start: ev.ts, end: null, status: 'pending' };
+    node.tools.push(call);
+  }
+  if (ev.type === 'tool.started') return;
+  const failed = ev.type === 'tool.failed' || d.ok === false;
+  Object.assign(call, d, { end: ev.ts, status: failed ? 'failed' : 'done' });
+  if (d.duration_ms != null && call.start === ev.ts) call.start = ev.ts - d.duration_ms / 1000;
+}
+
+function nodeOf(run, id, kind) {
+  let rec = run.nodes.get(id);
+  if (!rec) {
+    rec = newNode(id, kind);
+    run.nodes.set(id, rec);
+  }
+  return rec;
 }
 
 /** A short title for a run: the message, or the action and its control. */

@@ -17,13 +17,27 @@ export class StatusBar {
     this.connection.textContent = CONNECTION_TEXT[state] ?? state;
   }
 
-  /** health.llm: {mode: 'offline'|'remote', base_url, models: {alias: name}}. */
+  /**
+   * health.llm: {mode: 'offline'|'remote', base_url, models: {alias: name}, probe:
+   * {reachable, detail, checked, latency_ms}}. The pill names the model and says whether
+   * its endpoint answered the server's last look (GET {base_url}/models).
+   */
   setModel(llm) {
     if (!llm) return;
     const models = [...new Set(Object.values(llm.models ?? {}))].join(', ') || '?';
+    const probe = llm.probe ?? {};
+    const reach = llm.mode === 'offline' ? 'up' : probe.reachable === true ? 'up'
+      : probe.reachable === false ? 'down' : 'unknown';
     this.model.dataset.mode = llm.mode;
-    this.model.textContent = `model ${models}${llm.mode === 'offline' ? ' · built-in, offline' : ''}`;
-    this.model.title = llm.base_url ? `endpoint ${llm.base_url}` : 'built-in deterministic model';
+    this.model.dataset.reach = reach;
+    this.model.textContent = `model ${models}${llm.mode === 'offline' ? ' · built-in, offline'
+      : reach === 'down' ? ' · unreachable' : ''}`;
+    const where = llm.base_url ? `endpoint ${llm.base_url}` : 'built-in deterministic model (no endpoint)';
+    const said = llm.mode === 'offline' ? 'always answers'
+      : reach === 'up' ? `answered${probe.latency_ms != null ? ` in ${probe.latency_ms} ms` : ''}`
+        : reach === 'down' ? 'does not answer' : 'not checked yet';
+    const when = probe.checked ? ` (checked ${new Date(probe.checked * 1000).toLocaleTimeString()})` : '';
+    this.model.title = [`${where}: ${said}${when}`, probe.detail].filter(Boolean).join('\n');
   }
 
   setSession(id) {

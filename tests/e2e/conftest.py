@@ -17,11 +17,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from cogpipe.engine import Registry, load_graph_text
 from cogpipe.engine.llm import LLMConfig
 from cogpipe.server.app import create_app
 from cogpipe.settings import Settings
 from tests.helpers.openai_server import OpenAITestServer
 from tests.helpers.server_thread import ServerThread, free_port
+
+from .helpers import FAILING_GRAPH, Broken, Relay
 
 # Runs share 2 cores with a server, its tool subprocess and Chromium: allow for a busy machine.
 expect.set_options(timeout=15_000)
@@ -68,6 +71,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     app = create_app(_settings(tmp_path_factory.mktemp("server")), token=None)
     with _serving(app) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def failing_graph(live_server: LiveServer) -> str:
+    """A graph whose second node always fails, added to the running server's catalog."""
+    graph = load_graph_text(FAILING_GRAPH, registry=Registry([Relay, Broken]))
+    live_server.app.state.runtime.catalog.add(graph)
+    return graph.name
 
 
 @pytest.fixture(scope="module")

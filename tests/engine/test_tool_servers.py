@@ -243,6 +243,7 @@ async def test_invalid_arguments_never_reach_the_server(counted: ToolManager) ->
             {
                 "server": "c",
                 "tool": "add",
+                "call_id": events[0][1]["call_id"],
                 "error": info.value.message,
                 "error_kind": "arguments",
                 "duration_ms": 0.0,

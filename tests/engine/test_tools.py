@@ -25,7 +25,7 @@ from cogpipe.engine.errors import ToolError
 from cogpipe.engine.node import RunContext
 from cogpipe.engine.session import Session
 from cogpipe.engine.tools import ToolInfo, ToolManager, ToolServerConfig
-from cogpipe.engine.trace import preview
+from cogpipe.engine.trace import DETAIL_CHARS, preview
 from tests.helpers.mcp_servers import LONG_NAME, helper_server_config, http_server
 from tests.helpers.server_thread import free_port
 
@@ -390,23 +390,29 @@ async def test_handle_emits_tool_events(tools: ToolManager) -> None:
     result = await handle.call("count_customers", {"city": "Berlin"})
     (started, *_), (finished, *_, data) = events
     assert (started, finished) == ("tool.started", "tool.finished")
+    call_id = data["call_id"]  # one id for both events of the call
+    assert re.fullmatch(r"[0-9a-f]{12}", call_id)
     assert events[0][1:] == (
         "thinker",
         "thinker_v2",
         {
             "server": "demo_db",
             "tool": "count_customers",
-            "arguments": preview({"city": "Berlin"}),
+            "call_id": call_id,
+            "arguments": preview({"city": "Berlin"}, DETAIL_CHARS),
             "hints": ["read-only"],
         },
     )
     assert data == {
         "server": "demo_db",
         "tool": "count_customers",
+        "call_id": call_id,
         "ok": True,
-        "result": preview(result.data),
+        "result": preview(result.data, DETAIL_CHARS),
         "duration_ms": result.duration_ms,
     }
+    await handle.call("count_customers", {"city": "Paris"})
+    assert events[3][3]["call_id"] == events[2][3]["call_id"] != call_id
 
 
 async def test_handle_events_for_failures(tools: ToolManager) -> None:
@@ -431,14 +437,16 @@ async def test_handle_events_for_failures(tools: ToolManager) -> None:
     assert events[4][3]["error"].startswith("tool 'b.sleep' did not finish within 0.2 s")
     assert [events[i][3]["error_kind"] for i in (2, 4)] == ["unknown", "timeout"]
     assert events[2][3]["server"] is None
+    assert re.fullmatch(r"[0-9a-f]{12}", events[2][3]["call_id"])  # refused calls too
+    assert events[3][3]["call_id"] == events[4][3]["call_id"] != events[2][3]["call_id"]
     assert events[4][3]["duration_ms"] >= 200
 
 
 async def test_handle_previews_are_short(tools: ToolManager) -> None:
     events: list[tuple[Any, ...]] = []
     await _context(tools, events).tools.call("a.echo", {"text": "x" * 5000})
-    assert len(events[0][3]["arguments"]) <= 200
-    assert len(events[1][3]["result"]) <= 200
+    assert len(events[0][3]["arguments"]) == DETAIL_CHARS
+    assert len(events[1][3]["result"]) == DETAIL_CHARS
 
 
 # --- configuration -----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from cogpipe.engine import (
     load_graph_text,
 )
 from cogpipe.engine.testing import run_graph
+from cogpipe.engine.trace import DETAIL_CHARS
 
 from .kinds import REGISTRY
 
@@ -60,6 +61,16 @@ async def test_event_order_for_a_small_graph() -> None:
     assert finished.duration_ms is not None and finished.duration_ms >= 0
     assert run.events[4].data == {"from": "source.out", "to": "step.x", "preview": '{"text":"go"}'}
     assert run.events[5].data == {"inputs": {"x": '{"text":"go"}'}}
+
+
+async def test_node_values_are_shown_longer_than_edge_previews() -> None:
+    text = "w" * 5000
+    run = await run_graph(SMALL, text, registry=REGISTRY)
+    finished, fired, started = run.events[3], run.events[4], run.events[5]
+    shown = json.dumps({"text": text}, separators=(",", ":"))
+    assert finished.data == {"outputs": {"out": shown[: DETAIL_CHARS - 1] + "…"}}
+    assert started.data == {"inputs": {"x": shown[: DETAIL_CHARS - 1] + "…"}}
+    assert fired.data is not None and fired.data["preview"] == shown[:199] + "…"
 
 
 async def test_events_serialise_to_json_lines() -> None:

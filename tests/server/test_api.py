@@ -11,6 +11,7 @@ import httpx2
 import pytest
 
 from cogpipe.engine import JsonlSink
+from tests.helpers.server_thread import free_port
 
 from .conftest import Running, new_session, run_to_end, send
 
@@ -158,6 +159,17 @@ async def test_health_names_llm_tools_default_graph(client: httpx2.AsyncClient) 
     assert (body["status"], body["llm"]["mode"], body["llm"]["base_url"]) == ("ok", "offline", None)
     assert body["tools"] == [] and body["default_graph"] == "chat" and body["version"]
     assert isinstance(body["sessions"], int)
+    assert body["llm"]["probe"]["reachable"] is True  # the offline model always answers
+
+
+async def test_health_says_when_the_llm_endpoint_is_unreachable(serve) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    running = serve(settings={"llm": {"base_url": dead}})
+    async with httpx2.AsyncClient(base_url=running.url) as c:
+        llm = (await c.get("/api/health")).json()["llm"]
+    assert (llm["mode"], llm["base_url"]) == ("remote", dead)
+    assert llm["probe"]["reachable"] is False
+    assert llm["probe"]["detail"].startswith("cannot connect: ")
 
 
 async def test_graphs_lists_valid_and_invalid(client: httpx2.AsyncClient) -> None:
