@@ -36,7 +36,7 @@ function definition(node, key) {
     h('summary', {}, 'params and ports'),
     h('h4', {}, 'params'),
     params.length ? h('dl', { class: 'kv' }, params.map(([k, v]) => [h('dt', {}, k),
-      h('dd', {}, h('code', {}, show(v)))])) : h('span', { class: 'muted' }, 'defaults'),
+      h('dd', {}, h('code', { class: 'verbatim' }, show(v)))])) : h('span', { class: 'muted' }, 'defaults'),
     node.timeout_s ? h('div', { class: 'muted' }, `timeout ${node.timeout_s} s`) : null,
     h('div', { class: 'ports-grid' },
       h('div', {}, h('h4', {}, 'inputs'), ports(node.inputs)),
@@ -128,7 +128,7 @@ export class Inspector {
         rec.status === 'running' ? 'not yet' : 'none (its branches were not taken)'),
       rec.text ? [h('h4', {}, 'streamed to the chat'), h('pre', { class: 'tokens verbatim' }, rec.text)] : null,
       rec.fired.length ? [h('h4', {}, 'sent'), h('ul', { class: 'fired' },
-        rec.fired.map((f) => h('li', {}, `→ ${f.to}: `, h('code', {}, show(f.preview)))))] : null,
+        rec.fired.map((f) => h('li', {}, `→ ${f.to}: `, h('code', { class: 'verbatim' }, show(f.preview)))))] : null,
     ]);
   }
 

@@ -47,7 +47,8 @@ function tree(value, key, depth) {
     const items = entries.map(([k, v]) => item(k, v, `${key}/${k}`, depth + 1));
     return fold('{', '}', items, `${entries.length} key${entries.length === 1 ? '' : 's'}`, key, depth);
   }
-  if (typeof value === 'string') return h('span', { class: 'j-str' }, JSON.stringify(value));
+  // a string is the data's own words (verbatim), which may well say "null"
+  if (typeof value === 'string') return h('span', { class: 'j-str verbatim' }, JSON.stringify(value));
   return h('span', { class: `j-${typeof value}` }, String(value));
 }
 
