@@ -27,6 +27,7 @@ from .executor import RunResult, execute
 from .export import to_cytoscape
 from .graph import Graph
 from .handles import LLMHandle, Service, ToolHandle
+from .ledger import compute_ledger
 from .node import Node, RunContext
 from .session import MemorySessionStore, Session, SessionStore, Turn, jsonable
 from .sinks import RingBuffer
@@ -60,6 +61,8 @@ class Runtime:
         max_active_sessions: sessions whose node instances (and their ``start()``
             background tasks) stay alive; past it, the least recently used idle
             session's instances are stopped, to be rebuilt at its next turn.
+        ledger: emit a ``run.ledger`` event after every run (:mod:`engine.ledger`),
+            computed from the run's events in the ring at its end; off, it costs nothing.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class Runtime:
         max_history: int = 100,
         max_waiting_turns: int = 32,
         max_active_sessions: int = 1000,
+        ledger: bool = False,
     ) -> None:
         self.catalog = catalog
         self.store: SessionStore = store or MemorySessionStore()
@@ -82,6 +86,7 @@ class Runtime:
         self.llm, self.tools = llm, tools
         self.max_history = max_history
         self.max_waiting_turns = max_waiting_turns
+        self.ledger = ledger
         self._sessions: dict[str, Session] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self.max_active_sessions = max_active_sessions
@@ -210,7 +215,7 @@ class Runtime:
         async with lock:
             graph = self.catalog.get(session.graph)
             active = await self._instances(session, graph)
-            status, result = None, None
+            status, result, seq0 = None, None, session.seq
             try:
                 result = await execute(
                     graph,
@@ -235,6 +240,8 @@ class Runtime:
                 # a request refused before its run started (unknown entry, a payload
                 # that does not fit) leaves no turn behind
                 if status is not None:
+                    if self.ledger and result is not None:
+                        self._emit_ledger(session, graph, result.run_id, seq0)
                     outputs = jsonable(result.outputs) if result is not None else {}
                     rid = result.run_id if result is not None else (run_id or "")
                     warnings = result.warnings if result is not None else []
@@ -251,6 +258,14 @@ class Runtime:
                         )
                     )
                     self.store.save(session)
+
+    def _emit_ledger(self, session: Session, graph: Graph, run_id: str, seq0: int) -> None:
+        """Emit ``run.ledger`` from the run's events still in the ring (none when the
+        ring no longer holds the run's start)."""
+        events = [e for e in self.ring.events(session.id, seq0) if e.run_id == run_id]
+        data = compute_ledger(graph, events)
+        if data is not None:
+            self.emit(session, "run.ledger", data, run_id=run_id)
 
     # -- node instances and their start()/stop() hooks --------------------------
 

@@ -1,0 +1,193 @@
+"""The overhead ledger of a run: where each node's wall time went, and the critical path.
+
+Computed after a run ends from the run's own trace events (their ``ts`` and
+``duration_ms``), so the executor takes no extra timestamps and a runtime without the
+ledger pays nothing. Definitions (all milliseconds, docs/observability.md "Ledger"):
+
+* A node's **wall** time runs from its first input's arrival (the run's start for a node
+  fed by the run's entry, else the first upstream node's end) to its own end event. It
+  is split into **upstream** (first input -> the last upstream end before it started:
+  waiting for other branches), **engine** (that end -> ``node.started``, plus the part
+  of ``node.started`` -> end outside ``run()``: scheduling, validation, events),
+  **llm** (union of its LLM attempts, ``llm.request`` -> ``llm.response``/``llm.failed``),
+  **tool** (union of its tool calls outside LLM time) and **own** (the rest of
+  ``run()``). The parts sum to the wall time.
+* The **critical path** walks back from the node that ended last, each time to the
+  upstream node whose end came last before the node started. Each step is the hop into
+  the node (that upstream's end, or the run's start -> its start) and the node's span;
+  with ``tail_ms`` (last end -> run end) the steps sum to the run's wall time.
+* An **edge** hop is upstream end -> downstream start, for every graph edge whose
+  downstream node ran; ``fired`` counts the values sent along it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .graph import Graph
+from .trace import TraceEvent
+
+__all__ = ["compute_ledger"]
+
+_RUN_ENDS = ("run.finished", "run.failed", "run.cancelled")
+_NODE_ENDS = {"node.finished": "finished", "node.failed": "failed", "node.cancelled": "cancelled"}
+
+
+def _union(spans: list[tuple[float, float]], lo: float, hi: float) -> list[tuple[float, float]]:
+    """Merge intervals (seconds) clipped to ``[lo, hi]``."""
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted((max(a, lo), min(b, hi)) for a, b in spans):
+        if b <= a:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _length(spans: list[tuple[float, float]]) -> float:
+    return sum(b - a for a, b in spans)
+
+
+def _minus(spans: list[tuple[float, float]], cut: list[tuple[float, float]]) -> float:
+    """Length of ``spans`` outside ``cut`` (both merged, seconds)."""
+    inside = sum(max(0.0, min(b, d) - max(a, c)) for a, b in spans for c, d in cut)
+    return _length(spans) - inside
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+class _Calls:
+    """Open and closed LLM or tool call intervals of one node, by call key."""
+
+    def __init__(self) -> None:
+        self.open: dict[tuple[Any, ...], float] = {}
+        self.spans: list[tuple[float, float]] = []
+        self.count = 0
+
+
+def compute_ledger(graph: Graph, events: list[TraceEvent]) -> dict[str, Any] | None:
+    """Return the ledger of one run (the ``data`` of ``run.ledger``).
+
+    Args:
+        graph: the graph the run ran (its edges and entries give each node's upstreams).
+        events: the run's trace events in ``seq`` order, from ``run.started`` to its end
+            event (``run.finished``, ``run.failed`` or ``run.cancelled``).
+
+    Returns:
+        ``{"wall_ms", "nodes": {id: {"kind", "status", "wall_ms", "upstream_ms",
+        "engine_ms", "own_ms", "llm_ms", "tool_ms", "ttft_ms", "llm_calls",
+        "tool_calls"}}, "critical_path": [{"node", "hop_ms", "node_ms"}], "tail_ms",
+        "edges": [{"from", "to", "hop_ms", "fired"}]}`` (milliseconds), or ``None``
+        when ``events`` do not hold both the run's start and its end.
+    """
+    run_start = run_end = None
+    starts: dict[str, float] = {}
+    ends: dict[str, float] = {}
+    inside: dict[str, float] = {}
+    status: dict[str, str] = {}
+    kinds: dict[str, str | None] = {}
+    llm: dict[str, _Calls] = {}
+    tools: dict[str, _Calls] = {}
+    ttft: dict[str, float] = {}
+    fired: dict[tuple[str, str], int] = {}
+    for e in events:
+        t, node = e.type, e.node
+        if t == "run.started":
+            run_start = e.ts
+        elif t in _RUN_ENDS:
+            run_end = e.ts
+        elif node is None:
+            continue
+        elif t == "node.started":
+            starts[node], kinds[node] = e.ts, e.kind
+        elif t in _NODE_ENDS:
+            ends[node], status[node] = e.ts, _NODE_ENDS[t]
+            inside[node] = (e.duration_ms or 0.0) / 1000
+        elif t == "node.skipped":
+            ends[node] = e.ts
+        elif t == "edge.fired":
+            key = (node, str((e.data or {}).get("to", "")).partition(".")[0])
+            fired[key] = fired.get(key, 0) + 1
+        elif t.startswith("llm.") or t.startswith("tool."):
+            data = e.data or {}
+            calls = (llm if t[0] == "l" else tools).setdefault(node, _Calls())
+            key = (data.get("call_id"), data.get("attempt"))
+            if t in ("llm.request", "tool.started"):
+                calls.open[key], calls.count = e.ts, calls.count + 1
+            elif t in ("llm.response", "llm.failed", "tool.finished", "tool.failed"):
+                began = calls.open.pop(key, None)
+                if began is not None:
+                    calls.spans.append((began, e.ts))
+                if t == "llm.response" and data.get("ttft_ms") is not None:
+                    ttft.setdefault(node, data["ttft_ms"])
+    if run_start is None or run_end is None:
+        return None
+    fed = {ref.node for refs in graph.entry.values() for ref in refs}
+    dag = graph.dag
+
+    def last_upstream(nid: str, before: float) -> tuple[str | None, float]:
+        """The upstream node that ended last at or before ``before``, and that time."""
+        best: tuple[str | None, float] = (None, run_start)
+        for p in dag.predecessors(nid):
+            end = ends.get(p)
+            if end is not None and end <= before and (best[0] is None or end > best[1]):
+                best = (p, end)
+        return best
+
+    nodes: dict[str, Any] = {}
+    for nid, start in starts.items():
+        end = ends.get(nid)
+        if end is None:
+            continue
+        ups = [ends[p] for p in dag.predecessors(nid) if p in ends]
+        first = run_start if nid in fed or not ups else min(min(ups), start)
+        ready = max(last_upstream(nid, start)[1], first)
+        run_s = min(inside.get(nid, 0.0), end - start)
+        calls_l, calls_t = llm.get(nid, _Calls()), tools.get(nid, _Calls())
+        spans_l = _union(calls_l.spans, start, end)
+        llm_s = min(_length(spans_l), run_s)
+        tool_s = min(_minus(_union(calls_t.spans, start, end), spans_l), run_s - llm_s)
+        nodes[nid] = {
+            "kind": kinds.get(nid),
+            "status": status.get(nid, "finished"),
+            "wall_ms": _ms(end - first),
+            "upstream_ms": _ms(ready - first),
+            "engine_ms": _ms((start - ready) + (end - start - run_s)),
+            "own_ms": _ms(run_s - llm_s - tool_s),
+            "llm_ms": _ms(llm_s),
+            "tool_ms": _ms(tool_s),
+            "ttft_ms": ttft.get(nid),
+            "llm_calls": calls_l.count,
+            "tool_calls": calls_t.count,
+        }
+
+    path: list[dict[str, Any]] = []
+    tail = run_end - run_start
+    if ends:
+        cur: str | None = max(ends, key=ends.__getitem__)
+        tail = run_end - ends[cur]  # type: ignore[index]
+        while cur is not None:
+            start = starts.get(cur, ends[cur])  # a skipped node has no span of its own
+            prev, prev_end = last_upstream(cur, start)
+            path.append(
+                {"node": cur, "hop_ms": _ms(start - prev_end), "node_ms": _ms(ends[cur] - start)}
+            )
+            cur = prev
+        path.reverse()
+
+    edges = [
+        {"from": u, "to": v, "hop_ms": _ms(starts[v] - ends[u]), "fired": fired.get((u, v), 0)}
+        for u, v in dag.edges
+        if u in ends and v in starts and ends[u] <= starts[v]
+    ]
+    return {
+        "wall_ms": _ms(run_end - run_start),
+        "nodes": nodes,
+        "critical_path": path,
+        "tail_ms": _ms(tail),
+        "edges": edges,
+    }
