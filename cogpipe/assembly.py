@@ -132,5 +132,6 @@ async def open_runtime(
             tools=manager,
             ring_size=settings.ring_size,
             max_history=settings.max_history,
+            ledger=settings.ledger,
         )
         yield await stack.enter_async_context(runtime)

@@ -110,16 +110,16 @@ def compute_ledger(graph: Graph, events: list[TraceEvent]) -> dict[str, Any] | N
         elif t == "node.skipped":
             ends[node] = e.ts
         elif t == "edge.fired":
-            key = (node, str((e.data or {}).get("to", "")).partition(".")[0])
-            fired[key] = fired.get(key, 0) + 1
+            edge = (node, str((e.data or {}).get("to", "")).partition(".")[0])
+            fired[edge] = fired.get(edge, 0) + 1
         elif t.startswith("llm.") or t.startswith("tool."):
             data = e.data or {}
             calls = (llm if t[0] == "l" else tools).setdefault(node, _Calls())
-            key = (data.get("call_id"), data.get("attempt"))
+            call = (data.get("call_id"), data.get("attempt"))
             if t in ("llm.request", "tool.started"):
-                calls.open[key], calls.count = e.ts, calls.count + 1
+                calls.open[call], calls.count = e.ts, calls.count + 1
             elif t in ("llm.response", "llm.failed", "tool.finished", "tool.failed"):
-                began = calls.open.pop(key, None)
+                began = calls.open.pop(call, None)
                 if began is not None:
                     calls.spans.append((began, e.ts))
                 if t == "llm.response" and data.get("ttft_ms") is not None:

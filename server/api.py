@@ -22,6 +22,7 @@ from cogpipe.engine import (
     to_cytoscape,
     to_mermaid,
 )
+from cogpipe.engine.events import events_schema
 from cogpipe.engine.session import jsonable
 from cogpipe.settings import Settings
 
@@ -364,6 +365,16 @@ async def cancel_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
     with anyio.move_on_after(2.0):
         await record.ended.wait()
     return record.info()
+
+
+# -- the event catalogue ---------------------------------------------------------------
+
+
+@router.get("/events/schema", tags=["events"])
+async def event_schema() -> dict[str, Any]:
+    """The JSON Schema of every trace event type's ``data`` (engine/events.py):
+    ``{"title", "events": {type: {"description", "data": <schema>}}, "$defs"}``."""
+    return events_schema()
 
 
 # -- traces ----------------------------------------------------------------------------

@@ -28,9 +28,10 @@ from cogpipe.assembly import catalog, open_runtime
 from cogpipe.engine import GraphCatalog, tune_gc
 from cogpipe.settings import Settings
 
-from . import api, streams
+from . import api, metrics, streams
 from .accesslog import redact_access_log
 from .errors import install_error_handlers
+from .metrics import Metrics
 from .middleware import (
     LOOPBACK_HOSTS,
     BodyLimitMiddleware,
@@ -41,7 +42,7 @@ from .middleware import (
 from .openapi import finish_openapi
 from .responses import SafeJSONResponse
 from .runs import RunRegistry
-from .streams import EventStreams, StreamOptions
+from .streams import EventStreams, StreamOptions, StreamSubscription
 from .tickets import StreamTickets
 
 __all__ = ["create_app", "serve"]
@@ -88,7 +89,8 @@ def create_app(
 
     Returns:
         The app; ``app.state`` holds ``settings`` and, while it runs, ``runtime``,
-        ``runs`` (:class:`RunRegistry`) and ``streams`` (:class:`EventStreams`).
+        ``runs`` (:class:`RunRegistry`), ``metrics`` (:class:`Metrics`) and ``streams``
+        (:class:`EventStreams`).
     """
     settings = settings or Settings.load()
     if token is _FROM_SETTINGS:
@@ -108,6 +110,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(streams.router)
+    app.include_router(metrics.router)
     _api_docs(app)
     _mount_frontend(app, frontend_dir or FRONTEND_DIR)
     finish_openapi(app, guarded=bool(token))
@@ -115,6 +118,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)
     token_text = token if isinstance(token, str) else None
     app.add_middleware(TokenMiddleware, token=token_text, tickets=tickets)
+    app.add_middleware(TokenMiddleware, token=token_text, prefix="/metrics")
     app.add_middleware(OriginMiddleware)
     app.add_middleware(HostMiddleware, allowed=allowed_hosts(settings))
     return app
@@ -137,8 +141,16 @@ def _lifespan(
         redact_access_log()  # uvicorn has configured its loggers by now
         async with open_runtime(settings) as runtime, anyio.create_task_group() as tg:
             runs = RunRegistry(runtime, tg)
+            metrics = Metrics(
+                settings.prices,
+                queued_turns=runs.queued,
+                sse_clients=lambda: sum(
+                    isinstance(o, StreamSubscription) for o in runtime.bus.observers
+                ),
+            )
             runtime.bus.add(runs)
-            app.state.runtime, app.state.runs = runtime, runs
+            runtime.bus.add(metrics)
+            app.state.runtime, app.state.runs, app.state.metrics = runtime, runs, metrics
             app.state.streams = EventStreams(runtime, options)
             try:
                 yield
@@ -146,6 +158,7 @@ def _lifespan(
                 tg.cancel_scope.cancel()  # runs still going end as cancelled
                 app.state.streams.close()
                 runtime.bus.remove(runs)
+                runtime.bus.remove(metrics)
 
     return lifespan
 

@@ -124,6 +124,10 @@ class RunRegistry(Observer):
         self.task_group.start_soon(self._drive, record, payload, name=f"run {record.run_id}")
         return record
 
+    def queued(self) -> int:
+        """Return how many runs wait to start (status ``queued``)."""
+        return sum(1 for r in self._runs.values() if r.status == "queued")
+
     def get(self, run_id: str) -> RunRecord | None:
         """Return the record of ``run_id``, or ``None`` when unknown or forgotten."""
         return self._runs.get(run_id)
