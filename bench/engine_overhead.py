@@ -10,6 +10,7 @@ Usage::
 
     python bench/engine_overhead.py            # a table
     python bench/engine_overhead.py --json     # one JSON object
+    python bench/engine_overhead.py --ledger   # with the run.ledger of every run
 """
 
 from __future__ import annotations
@@ -194,8 +195,9 @@ async def concurrency_wall(rt: Runtime, rounds: int) -> dict[str, float]:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     if not args.default_gc:
         tune_gc()  # what `cogpipe serve` does at start-up
-    async with Runtime(catalog(), ring_size=args.ring) as rt:
+    async with Runtime(catalog(), ring_size=args.ring, ledger=args.ledger) as rt:
         figures: dict[str, Any] = {"gc": "default" if args.default_gc else "tuned"}
+        figures["ledger"] = args.ledger
         figures |= await sequential(rt, args.runs)
         figures |= await concurrent(rt, args.concurrent, args.rounds)
         figures |= await concurrency_wall(rt, args.rounds)
@@ -223,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         "--default-gc",
         action="store_true",
         help="keep CPython's default GC thresholds (serve tunes them)",
+    )
+    parser.add_argument(
+        "--ledger",
+        action="store_true",
+        help="emit a run.ledger event after each run (as 'cogpipe serve' does by default)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)

@@ -23,14 +23,27 @@ ledger pays nothing. Definitions (all milliseconds, docs/observability.md "Ledge
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from .graph import Graph
 from .trace import TraceEvent
 
 __all__ = ["compute_ledger"]
 
-_RUN_ENDS = ("run.finished", "run.failed", "run.cancelled")
 _NODE_ENDS = {"node.finished": "finished", "node.failed": "failed", "node.cancelled": "cancelled"}
+_RUN_START, _RUN_END, _NODE_START, _NODE_END, _SKIP, _EDGE, _CALL_OPEN, _CALL_CLOSE = range(8)
+_WHAT = {
+    "run.started": _RUN_START,
+    **dict.fromkeys(("run.finished", "run.failed", "run.cancelled"), _RUN_END),
+    "node.started": _NODE_START,
+    **dict.fromkeys(_NODE_ENDS, _NODE_END),
+    "node.skipped": _SKIP,
+    "edge.fired": _EDGE,
+    "llm.request": _CALL_OPEN,
+    "tool.started": _CALL_OPEN,
+    **dict.fromkeys(("llm.response", "llm.failed", "tool.finished", "tool.failed"), _CALL_CLOSE),
+}
+"""What the ledger reads from each event type (other types are passed over)."""
 
 
 def _union(spans: list[tuple[float, float]], lo: float, hi: float) -> list[tuple[float, float]]:
@@ -57,7 +70,7 @@ def _minus(spans: list[tuple[float, float]], cut: list[tuple[float, float]]) -> 
 
 
 def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 3)
+    return seconds * 1000  # not rounded: round() would be a third of the ledger's cost
 
 
 class _Calls:
@@ -67,6 +80,22 @@ class _Calls:
         self.open: dict[tuple[Any, ...], float] = {}
         self.spans: list[tuple[float, float]] = []
         self.count = 0
+
+
+_NONE = _Calls()
+_SHAPES: WeakKeyDictionary[Graph, tuple[set[str], dict[str, list[str]], list[tuple[str, str]]]]
+_SHAPES = WeakKeyDictionary()
+
+
+def _shape(graph: Graph) -> tuple[set[str], dict[str, list[str]], list[tuple[str, str]]]:
+    """The nodes fed by an entry, each node's upstream nodes, and the node-to-node edges
+    of ``graph`` (computed once per graph)."""
+    shape = _SHAPES.get(graph)
+    if shape is None:
+        fed = {ref.node for refs in graph.entry.values() for ref in refs}
+        preds = {n: list(graph.dag.predecessors(n)) for n in graph.dag}
+        shape = _SHAPES[graph] = (fed, preds, list(graph.dag.edges))
+    return shape
 
 
 def compute_ledger(graph: Graph, events: list[TraceEvent]) -> dict[str, Any] | None:
@@ -95,44 +124,44 @@ def compute_ledger(graph: Graph, events: list[TraceEvent]) -> dict[str, Any] | N
     ttft: dict[str, float] = {}
     fired: dict[tuple[str, str], int] = {}
     for e in events:
-        t, node = e.type, e.node
-        if t == "run.started":
-            run_start = e.ts
-        elif t in _RUN_ENDS:
-            run_end = e.ts
-        elif node is None:
+        what = _WHAT.get(e.type)
+        if what is None:
             continue
-        elif t == "node.started":
+        node = e.node or ""  # only run.* events have none
+        if what == _NODE_START:
             starts[node], kinds[node] = e.ts, e.kind
-        elif t in _NODE_ENDS:
-            ends[node], status[node] = e.ts, _NODE_ENDS[t]
-            inside[node] = (e.duration_ms or 0.0) / 1000
-        elif t == "node.skipped":
-            ends[node] = e.ts
-        elif t == "edge.fired":
+        elif what == _EDGE:
             edge = (node, str((e.data or {}).get("to", "")).partition(".")[0])
             fired[edge] = fired.get(edge, 0) + 1
-        elif t.startswith("llm.") or t.startswith("tool."):
+        elif what == _NODE_END:
+            ends[node], status[node] = e.ts, _NODE_ENDS[e.type]
+            inside[node] = (e.duration_ms or 0.0) / 1000
+        elif what == _SKIP:
+            ends[node] = e.ts
+        elif what == _RUN_START:
+            run_start = e.ts
+        elif what == _RUN_END:
+            run_end = e.ts
+        else:  # an LLM attempt or a tool call opens or closes
             data = e.data or {}
-            calls = (llm if t[0] == "l" else tools).setdefault(node, _Calls())
+            calls = (llm if e.type[0] == "l" else tools).setdefault(node, _Calls())
             call = (data.get("call_id"), data.get("attempt"))
-            if t in ("llm.request", "tool.started"):
+            if what == _CALL_OPEN:
                 calls.open[call], calls.count = e.ts, calls.count + 1
-            elif t in ("llm.response", "llm.failed", "tool.finished", "tool.failed"):
+            else:
                 began = calls.open.pop(call, None)
                 if began is not None:
                     calls.spans.append((began, e.ts))
-                if t == "llm.response" and data.get("ttft_ms") is not None:
+                if e.type == "llm.response" and data.get("ttft_ms") is not None:
                     ttft.setdefault(node, data["ttft_ms"])
     if run_start is None or run_end is None:
         return None
-    fed = {ref.node for refs in graph.entry.values() for ref in refs}
-    dag = graph.dag
+    fed, preds, pairs = _shape(graph)
 
     def last_upstream(nid: str, before: float) -> tuple[str | None, float]:
         """The upstream node that ended last at or before ``before``, and that time."""
         best: tuple[str | None, float] = (None, run_start)
-        for p in dag.predecessors(nid):
+        for p in preds[nid]:
             end = ends.get(p)
             if end is not None and end <= before and (best[0] is None or end > best[1]):
                 best = (p, end)
@@ -143,23 +172,25 @@ def compute_ledger(graph: Graph, events: list[TraceEvent]) -> dict[str, Any] | N
         end = ends.get(nid)
         if end is None:
             continue
-        ups = [ends[p] for p in dag.predecessors(nid) if p in ends]
+        ups = [ends[p] for p in preds[nid] if p in ends]
         first = run_start if nid in fed or not ups else min(min(ups), start)
-        ready = max(last_upstream(nid, start)[1], first)
+        ready = max([first, *(u for u in ups if u <= start)])
         run_s = min(inside.get(nid, 0.0), end - start)
-        calls_l, calls_t = llm.get(nid, _Calls()), tools.get(nid, _Calls())
-        spans_l = _union(calls_l.spans, start, end)
-        llm_s = min(_length(spans_l), run_s)
-        tool_s = min(_minus(_union(calls_t.spans, start, end), spans_l), run_s - llm_s)
+        calls_l, calls_t = llm.get(nid, _NONE), tools.get(nid, _NONE)
+        llm_s = tool_s = 0.0
+        if calls_l.spans or calls_t.spans:
+            spans_l = _union(calls_l.spans, start, end)
+            llm_s = min(_length(spans_l), run_s)
+            tool_s = min(_minus(_union(calls_t.spans, start, end), spans_l), run_s - llm_s)
         nodes[nid] = {
             "kind": kinds.get(nid),
             "status": status.get(nid, "finished"),
-            "wall_ms": _ms(end - first),
-            "upstream_ms": _ms(ready - first),
-            "engine_ms": _ms((start - ready) + (end - start - run_s)),
-            "own_ms": _ms(run_s - llm_s - tool_s),
-            "llm_ms": _ms(llm_s),
-            "tool_ms": _ms(tool_s),
+            "wall_ms": (end - first) * 1000,
+            "upstream_ms": (ready - first) * 1000,
+            "engine_ms": (start - ready + end - start - run_s) * 1000,
+            "own_ms": (run_s - llm_s - tool_s) * 1000,
+            "llm_ms": llm_s * 1000,
+            "tool_ms": tool_s * 1000,
             "ttft_ms": ttft.get(nid),
             "llm_calls": calls_l.count,
             "tool_calls": calls_t.count,
@@ -181,7 +212,7 @@ def compute_ledger(graph: Graph, events: list[TraceEvent]) -> dict[str, Any] | N
 
     edges = [
         {"from": u, "to": v, "hop_ms": _ms(starts[v] - ends[u]), "fired": fired.get((u, v), 0)}
-        for u, v in dag.edges
+        for u, v in pairs
         if u in ends and v in starts and ends[u] <= starts[v]
     ]
     return {
