@@ -72,6 +72,7 @@ export const api = {
   // EventSource cannot send the token: a one-time ticket opens one stream instead.
   streamTicket: () => request('POST', '/api/stream-tickets').then((t) => t.ticket),
   traces: () => request('GET', '/api/traces'),
+  figures: (id) => request('GET', `/api/metrics/sessions/${enc(id)}`),
   traceText: (name) => getText(`/api/traces/${enc(name)}`),
 };
 
