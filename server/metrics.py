@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,9 +26,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from pydantic import BaseModel, Field
 
 from cogpipe.engine import Observer, TraceEvent
 from cogpipe.settings import ModelPrice
+
+from .models import ErrorBody, encodable_params
 
 __all__ = ["Metrics", "SessionFigures", "percentile", "router"]
 
@@ -315,7 +318,61 @@ _HANDLERS: dict[str, _Handler] = {
     "run.ledger": Metrics._ledger,
 }
 
-router = APIRouter()
+
+class Spread(BaseModel):
+    """Nearest-rank percentiles in milliseconds; ``null`` before the first sample."""
+
+    p50: float | None
+    p95: float | None
+
+
+class EdgeTraffic(BaseModel):
+    """One node-to-node edge over a session (from the runs' ledgers)."""
+
+    from_: str = Field(alias="from")
+    to: str
+    messages: int = Field(description="values sent along it")
+    rate_per_min: float | None = Field(
+        description="messages per minute between its first and last use"
+    )
+    hop_ms: Spread = Field(description="upstream ended -> downstream started")
+
+
+class Figures(BaseModel):
+    """Counts and latencies of a session, or of every session (docs/observability.md)."""
+
+    turns: int
+    turns_by_status: dict[str, int]
+    llm_calls: int = Field(description="LLM HTTP attempts, failed ones included")
+    llm_failures: int
+    tokens_in: int
+    tokens_out: int
+    cost: float = Field(description="at the configured prices (setting 'prices')")
+    unpriced_tokens: int = Field(description="tokens of models without a price")
+    tool_calls: int
+    tool_failures: int = Field(description="calls that failed or whose tool reported an error")
+    latency_ms: Spread = Field(description="a turn's wall time")
+    ttft_ms: Spread = Field(description="time to first token of streamed calls")
+    edges: list[EdgeTraffic]
+
+
+class SessionFiguresOut(Figures):
+    """``GET /api/metrics/sessions/{id}``."""
+
+    session_id: str
+
+
+class AggregateFigures(Figures):
+    """``GET /api/metrics/aggregate``."""
+
+    sessions: int = Field(description="sessions whose figures are kept")
+    since: float = Field(description="when counting began, Unix seconds")
+
+
+router = APIRouter(
+    responses={code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 422)},
+    dependencies=[Depends(encodable_params)],
+)
 
 
 def _metrics(request: Request) -> Metrics:
@@ -328,7 +385,9 @@ async def prometheus(request: Request) -> Response:
     return Response(generate_latest(_metrics(request).registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/api/metrics/sessions/{session_id}", tags=["metrics"])
+@router.get(
+    "/api/metrics/sessions/{session_id}", tags=["metrics"], response_model=SessionFiguresOut
+)
 async def session_metrics(session_id: str, request: Request) -> dict[str, Any]:
     """One session's figures: turns, LLM calls, tokens, cost, tool calls, latency and
     time to first token p50/p95 (ms), and per-edge traffic (needs the ledger); 404 for
@@ -337,7 +396,7 @@ async def session_metrics(session_id: str, request: Request) -> dict[str, Any]:
     return {"session_id": session_id, **_metrics(request).session(session_id).to_json()}
 
 
-@router.get("/api/metrics/aggregate", tags=["metrics"])
+@router.get("/api/metrics/aggregate", tags=["metrics"], response_model=AggregateFigures)
 async def aggregate_metrics(request: Request) -> dict[str, Any]:
     """The same figures over every session since the server started (``since``, Unix
     seconds); ``sessions`` counts those with figures kept."""

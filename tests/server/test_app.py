@@ -158,6 +158,10 @@ async def test_openapi_documents_every_endpoint(client: httpx2.AsyncClient) -> N
         "GET /api/traces",
         "GET /api/traces/{name}",
         "POST /api/stream-tickets",
+        "GET /api/events/schema",
+        "GET /api/metrics/sessions/{session_id}",
+        "GET /api/metrics/aggregate",
+        "GET /metrics",
     }
     assert {"RunInfo", "SessionDetail", "ErrorBody"} <= set(spec["components"]["schemas"])
     assert (await client.get("/docs")).status_code == 200
