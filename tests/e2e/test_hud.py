@@ -357,6 +357,7 @@ def test_figures_ledger_and_edge_traffic(hud: Page, screenshot_dir: Path) -> Non
     tool_width = ledger.locator(".ledger-bar .part.tool_ms").evaluate("e => e.style.width")
     assert float(tool_width.rstrip("%")) > 0, tool_width
     expect(hud.get_by_test_id("inspector-critical")).to_have_text(re.compile("critical path"))
+    ledger.scroll_into_view_if_needed()
     shot(hud, screenshot_dir, "ledger_inspector")
 
     edge = next(
