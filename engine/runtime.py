@@ -240,8 +240,8 @@ class Runtime:
                 # a request refused before its run started (unknown entry, a payload
                 # that does not fit) leaves no turn behind
                 if status is not None:
-                    if self.ledger and result is not None:
-                        self._emit_ledger(session, graph, result.run_id, seq0)
+                    if self.ledger:
+                        self._emit_ledger(session, graph, seq0)
                     outputs = jsonable(result.outputs) if result is not None else {}
                     rid = result.run_id if result is not None else (run_id or "")
                     warnings = result.warnings if result is not None else []
@@ -259,12 +259,13 @@ class Runtime:
                     )
                     self.store.save(session)
 
-    def _emit_ledger(self, session: Session, graph: Graph, run_id: str, seq0: int) -> None:
-        """Emit ``run.ledger`` from the run's events still in the ring (none when the
-        ring no longer holds the run's start)."""
-        events = [e for e in self.ring.events(session.id, seq0) if e.run_id == run_id]
-        data = compute_ledger(graph, events)
-        if data is not None:
+    def _emit_ledger(self, session: Session, graph: Graph, seq0: int) -> None:
+        """Emit ``run.ledger`` for the run that began after event ``seq0``, from its
+        events still in the ring (none when the ring no longer holds its start)."""
+        events = self.ring.events(session.id, seq0)
+        run_id = next((e.run_id for e in events if e.type == "run.started"), None)
+        data = compute_ledger(graph, [e for e in events if e.run_id == run_id])
+        if run_id is not None and data is not None:
             self.emit(session, "run.ledger", data, run_id=run_id)
 
     # -- node instances and their start()/stop() hooks --------------------------

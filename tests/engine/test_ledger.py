@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
 from cogpipe.engine import GraphCatalog, NodeRunError, Runtime, load_graph_text
@@ -95,3 +96,16 @@ async def test_no_ledger_unless_asked() -> None:
         sid = rt.create_session().id
         await rt.run(sid, "message", "go")
         assert "run.ledger" not in {e.type for e in rt.ring.events(sid)}
+
+
+async def test_a_cancelled_run_has_a_ledger_too() -> None:
+    async with Runtime(catalog(), ledger=True) as rt:
+        sid = rt.create_session().id
+        with anyio.move_on_after(0.06):  # while 'slow' sleeps
+            await rt.run(sid, "message", "go")
+        events = rt.ring.events(sid)
+    assert [e.type for e in events[-2:]] == ["run.cancelled", "run.ledger"]
+    ledger = events[-1].data
+    assert ledger is not None and ledger["nodes"]["slow"]["status"] == "cancelled"
+    assert "join" not in ledger["nodes"]
+    assert_sums(ledger)
