@@ -4,8 +4,8 @@ Every event the engine, the built-in nodes and the server emit has its payload m
 here (``extra="forbid"``, so a field the catalogue does not know is an error, not a
 guess). Adding an event type means adding one model to :data:`EVENTS`. The models are
 not used on the hot path: events stay plain dicts (:class:`~cogpipe.engine.trace.
-TraceEvent`); :func:`validate_event` checks one (the tests run every shipped graph
-through it) and :func:`events_schema` is the JSON Schema served at
+TraceEvent`); :func:`validate_event` checks one (the test suite checks every event
+its tests emit) and :func:`events_schema` is the JSON Schema served at
 ``GET /api/events/schema`` and listed in docs/api.md.
 """
 
