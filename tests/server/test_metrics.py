@@ -15,7 +15,7 @@ from cogpipe.engine.events import EVENTS
 from cogpipe.server.metrics import percentile
 from cogpipe.settings import shipped_graphs_dir
 
-from .conftest import new_session, run_to_end, send
+from .conftest import new_session, run_to_end, send, wait_for
 
 PRICE = {"input": 2.0, "output": 8.0}
 SCRIPT = [
@@ -146,3 +146,24 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([], 0.5) is None
     assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
     assert percentile([float(i) for i in range(1, 101)], 0.95) == 95.0
+
+
+async def test_gauges_count_queued_turns_and_open_streams(serve) -> None:
+    running = serve()
+    async with httpx2.AsyncClient(base_url=running.url, timeout=10) as client:
+        sid = await new_session(client, "slow")
+        first, second = await send(client, sid, "a"), await send(client, sid, "b")
+        got = samples((await client.get("/metrics")).text)
+        assert got[("cogpipe_queued_turns", ())] == 1  # 'b' waits behind 'a'
+        assert got[("cogpipe_sse_clients", ())] == 0
+        async with client.stream("GET", f"/api/sessions/{sid}/events"):
+            await wait_for(lambda: running.subscribers() == 1)
+            got = samples((await client.get("/metrics")).text)
+            assert got[("cogpipe_sse_clients", ())] == 1
+        for run_id in (first, second):
+            await run_to_end(client, run_id)
+        got = samples((await client.get("/metrics")).text)
+    assert got[("cogpipe_queued_turns", ())] == 0
+    assert got[("cogpipe_turns_total", (("graph", "slow"), ("status", "finished")))] == 2
+    nap = got[("cogpipe_node_duration_seconds_sum", (("kind", "srv_nap_v1"),))]
+    assert 0.6 <= nap < 1.5  # two naps of 0.3 s
