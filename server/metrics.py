@@ -284,7 +284,11 @@ class Metrics(Observer):
     def _tool_end(
         self, e: TraceEvent, data: dict[str, Any], both: tuple[SessionFigures, ...]
     ) -> None:
-        server, tool = str(data.get("server") or ""), str(data.get("tool"))
+        server = data.get("server")
+        # a call refused before it reached a server names what the model asked for:
+        # any text, so one label for all of them keeps the series bounded
+        tool = str(data.get("tool")) if server else "(refused)"
+        server = server or ""
         failed = e.type == "tool.failed"
         outcome = "failed" if failed else ("ok" if data.get("ok") else "error")
         self.tool_calls.labels(server, tool, outcome).inc()

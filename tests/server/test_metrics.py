@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx2
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cogpipe.engine import TraceEvent
 from cogpipe.engine.events import EVENTS
-from cogpipe.server.metrics import percentile
-from cogpipe.settings import shipped_graphs_dir
+from cogpipe.server.metrics import Metrics, percentile
+from cogpipe.settings import ModelPrice, shipped_graphs_dir
 
 from .conftest import new_session, run_to_end, send, wait_for
 
@@ -49,7 +51,8 @@ def expected(events: list[Any]) -> dict[str, Counter[Any]]:
         elif e.type == "tool.finished":
             want["tools"][(d["server"], d["tool"], "ok" if d["ok"] else "error")] += 1
         elif e.type == "tool.failed":
-            want["tools"][(d["server"] or "", d["tool"], "failed")] += 1
+            refused = d["server"] is None
+            want["tools"][(d["server"] or "", "(refused)" if refused else d["tool"], "failed")] += 1
     return want
 
 
@@ -167,3 +170,47 @@ async def test_gauges_count_queued_turns_and_open_streams(serve) -> None:
     assert got[("cogpipe_turns_total", (("graph", "slow"), ("status", "finished")))] == 2
     nap = got[("cogpipe_node_duration_seconds_sum", (("kind", "srv_nap_v1"),))]
     assert 0.6 <= nap < 1.5  # two naps of 0.3 s
+
+
+def test_refused_tool_calls_share_one_series_and_unpriced_tokens_are_counted() -> None:
+    metrics = Metrics({"priced": ModelPrice(input=1, output=1)})
+
+    def event(type: str, **data: Any) -> TraceEvent:
+        return TraceEvent(1, 0.0, "s1", "r1", "g", type, "n", "k", data)
+
+    for name in ("made_up_1", "made_up_2"):
+        metrics.on_event(
+            event(
+                "tool.failed",
+                server=None,
+                tool=name,
+                call_id="c",
+                error="unknown tool",
+                error_kind="unknown",
+                duration_ms=0.0,
+            )
+        )
+    for model in ("priced", "free"):
+        metrics.on_event(
+            event(
+                "llm.response",
+                call_id="c",
+                call="complete",
+                model=model,
+                purpose="p",
+                attempt=1,
+                tokens_in=1000,
+                tokens_out=500,
+                latency_ms=5.0,
+                finish_reason="stop",
+                truncated=False,
+                output="x",
+            )
+        )
+    got = samples(generate_latest(metrics.registry).decode())
+    labels = (("outcome", "failed"), ("server", ""), ("tool", "(refused)"))
+    assert got[("cogpipe_tool_calls_total", labels)] == 2
+    assert not any("made_up" in str(key) for key in got)
+    figures = metrics.session("s1").to_json()
+    assert figures["tool_failures"] == 2
+    assert figures["cost"] == pytest.approx(1500 / 1e6) and figures["unpriced_tokens"] == 1500
