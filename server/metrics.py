@@ -33,10 +33,22 @@ from cogpipe.settings import ModelPrice
 
 from .models import ErrorBody, encodable_params
 
-__all__ = ["Metrics", "SessionFigures", "percentile", "router"]
+__all__ = [
+    "AggregateFigures",
+    "EdgeTraffic",
+    "Figures",
+    "Metrics",
+    "SessionFigures",
+    "SessionFiguresOut",
+    "Spread",
+    "percentile",
+    "router",
+]
 
 SAMPLES = 1000
-"""Latency samples kept per session (and overall) for p50/p95: the newest ones."""
+"""Latency samples kept overall for p50/p95 (per kind of latency and per edge): the newest."""
+SESSION_SAMPLES = 200
+"""The same per session (bounded lower: up to :data:`MAX_SESSIONS` sessions are kept)."""
 MAX_SESSIONS = 10_000
 """Sessions whose figures are kept; the least recently active are forgotten first."""
 
@@ -59,9 +71,9 @@ def _spread(samples: deque[float]) -> dict[str, float | None]:
 
 @dataclass
 class _Edge:
+    hops: deque[float]
+    first: float
     messages: int = 0
-    hops: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
-    first: float = 0.0
     last: float = 0.0
 
 
@@ -79,9 +91,13 @@ class SessionFigures:
     unpriced_tokens: int = 0
     tool_calls: int = 0
     tool_failures: int = 0
-    turn_ms: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
-    ttft_ms: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+    samples: int = SESSION_SAMPLES
+    turn_ms: deque[float] = field(init=False)
+    ttft_ms: deque[float] = field(init=False)
     edges: dict[tuple[str, str], _Edge] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.turn_ms, self.ttft_ms = deque(maxlen=self.samples), deque(maxlen=self.samples)
 
     def to_json(self) -> dict[str, Any]:
         """Return the figures as the JSON of the ``/api/metrics`` routes."""
@@ -205,7 +221,7 @@ class Metrics(Observer):
             queued_turns
         )
         Gauge("cogpipe_sse_clients", "Open event streams", registry=r).set_function(sse_clients)
-        self.total = SessionFigures()
+        self.total = SessionFigures(samples=SAMPLES)
         self.sessions: OrderedDict[str, SessionFigures] = OrderedDict()
 
     def session(self, session_id: str) -> SessionFigures:
@@ -306,7 +322,7 @@ class Metrics(Observer):
             for f in both:
                 edge = f.edges.get(key)
                 if edge is None:
-                    edge = f.edges[key] = _Edge(first=e.ts)
+                    edge = f.edges[key] = _Edge(deque(maxlen=f.samples), e.ts)
                 edge.messages += hop["fired"]
                 edge.hops.append(hop["hop_ms"])
                 edge.last = e.ts
