@@ -83,11 +83,11 @@ class _Calls:
 
 
 _NONE = _Calls()
-_SHAPES: WeakKeyDictionary[Graph, tuple[set[str], dict[str, list[str]], list[tuple[str, str]]]]
-_SHAPES = WeakKeyDictionary()
+_Shape = tuple[set[str], dict[str, list[str]], list[tuple[str, str]]]
+_SHAPES: WeakKeyDictionary[Graph, _Shape] = WeakKeyDictionary()
 
 
-def _shape(graph: Graph) -> tuple[set[str], dict[str, list[str]], list[tuple[str, str]]]:
+def _shape(graph: Graph) -> _Shape:
     """The nodes fed by an entry, each node's upstream nodes, and the node-to-node edges
     of ``graph`` (computed once per graph)."""
     shape = _SHAPES.get(graph)
