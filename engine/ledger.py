@@ -12,10 +12,11 @@ ledger pays nothing. Definitions (all milliseconds, docs/observability.md "Ledge
   **llm** (union of its LLM attempts, ``llm.request`` -> ``llm.response``/``llm.failed``),
   **tool** (union of its tool calls outside LLM time) and **own** (the rest of
   ``run()``). The parts sum to the wall time.
-* The **critical path** walks back from the node that ended last, each time to the
-  upstream node whose end came last before the node started. Each step is the hop into
-  the node (that upstream's end, or the run's start -> its start) and the node's span;
-  with ``tail_ms`` (last end -> run end) the steps sum to the run's wall time.
+* The **critical path** walks back from the node that ran and ended last, each time to
+  the upstream node whose end came last before the node started (through skipped
+  nodes, whose instant skip counts as part of the next hop). Each step is the hop into
+  the node (the previous step's end, or the run's start -> its start) and the node's
+  span; with ``tail_ms`` (last end -> run end) the steps sum to the run's wall time.
 * An **edge** hop is upstream end -> downstream start, for every graph edge whose
   downstream node ran; ``fired`` counts the values sent along it.
 """
@@ -196,19 +197,19 @@ def compute_ledger(graph: Graph, events: list[TraceEvent]) -> dict[str, Any] | N
             "tool_calls": calls_t.count,
         }
 
+    chain: list[str] = []  # walked back from the last node that ran
+    ran = [nid for nid in starts if nid in ends]
+    cur: str | None = max(ran, key=ends.__getitem__) if ran else None
+    while cur is not None:
+        chain.append(cur)
+        cur = last_upstream(cur, starts.get(cur, ends[cur]))[0]
     path: list[dict[str, Any]] = []
-    tail = run_end - run_start
-    if ends:
-        cur: str | None = max(ends, key=ends.__getitem__)
-        tail = run_end - ends[cur]  # type: ignore[index]
-        while cur is not None:
-            start = starts.get(cur, ends[cur])  # a skipped node has no span of its own
-            prev, prev_end = last_upstream(cur, start)
-            path.append(
-                {"node": cur, "hop_ms": _ms(start - prev_end), "node_ms": _ms(ends[cur] - start)}
-            )
-            cur = prev
-        path.reverse()
+    prev_end = run_start
+    for nid in reversed(chain):
+        if nid in starts:  # a skipped node is passed through: its skip is part of the hop
+            hop, span = starts[nid] - prev_end, ends[nid] - starts[nid]
+            path.append({"node": nid, "hop_ms": _ms(hop), "node_ms": _ms(span)})
+            prev_end = ends[nid]
 
     edges = [
         {"from": u, "to": v, "hop_ms": _ms(starts[v] - ends[u]), "fired": fired.get((u, v), 0)}
@@ -219,6 +220,6 @@ def compute_ledger(graph: Graph, events: list[TraceEvent]) -> dict[str, Any] | N
         "wall_ms": _ms(run_end - run_start),
         "nodes": nodes,
         "critical_path": path,
-        "tail_ms": _ms(tail),
+        "tail_ms": _ms(run_end - prev_end),
         "edges": edges,
     }

@@ -109,3 +109,31 @@ async def test_a_cancelled_run_has_a_ledger_too() -> None:
     assert ledger is not None and ledger["nodes"]["slow"]["status"] == "cancelled"
     assert "join" not in ledger["nodes"]
     assert_sums(ledger)
+
+
+REFLEX = """
+name: reflex
+entry: {message: source.text}
+nodes:
+  source: {kind: t_source}
+  step: {kind: t_step}
+  join: {kind: t_join}
+edges:
+  - source.out -> step.x
+  - step.y -> join.a
+  - source.reflex -> join.reflex
+outputs: {result: join.y}
+"""
+
+
+async def test_the_critical_path_passes_through_skipped_nodes() -> None:
+    cat = GraphCatalog(registry=REGISTRY, default="reflex")
+    cat.add(load_graph_text(REFLEX, registry=REGISTRY))
+    async with Runtime(cat, ledger=True) as rt:
+        sid = rt.create_session().id
+        result = await rt.run(sid, "message", "hi there")  # 'hi': the reflex port
+        ledger = rt.ring.events(sid)[-1].data
+    assert result.skipped == ["step"] and ledger is not None
+    assert [s["node"] for s in ledger["critical_path"]] == ["source", "join"]
+    assert set(ledger["nodes"]) == {"source", "join"}
+    assert_sums(ledger)
