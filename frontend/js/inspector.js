@@ -48,18 +48,20 @@ const PARTS = [
   ['llm_ms', 'LLM'], ['tool_ms', 'tools'],
 ];
 
+const span = (v) => (v ? ms(v) : '0'); // ms() shows at least 1 µs
+
 // Where this node's time went in the run (its run.ledger entry), as a bar and numbers.
 function ledgerPart(run, id) {
   const entry = run?.ledger?.nodes?.[id];
   if (!entry) return null;
   const wall = entry.wall_ms || 1;
   const bar = h('div', { class: 'ledger-bar', title: 'first input arrived → node ended' },
-    PARTS.map(([k, label]) => h('span', { class: `part ${k}`, title: `${label} ${ms(entry[k])}`,
+    PARTS.map(([k, label]) => h('span', { class: `part ${k}`, title: `${label} ${span(entry[k])}`,
       style: `width: ${(100 * entry[k]) / wall}%` })));
   const onPath = run.ledger.critical_path.some((s) => s.node === id);
   return section('Where the time went', h('div', { testid: 'inspector-ledger' }, bar,
     h('dl', { class: 'kv' }, [['wall', entry.wall_ms], ...PARTS.map(([k, l]) => [l, entry[k]])]
-      .map(([label, v]) => [h('dt', {}, label), h('dd', {}, v ? ms(v) : '0')])),
+      .map(([label, v]) => [h('dt', {}, label), h('dd', {}, span(v))])),
     entry.ttft_ms != null ? h('div', { class: 'muted' }, `time to first token ${ms(entry.ttft_ms)}`) : null,
     h('div', { class: 'muted', testid: 'inspector-critical' }, onPath
       ? 'on the critical path: making it faster makes the turn faster'
