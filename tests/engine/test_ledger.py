@@ -137,3 +137,10 @@ async def test_the_critical_path_passes_through_skipped_nodes() -> None:
     assert [s["node"] for s in ledger["critical_path"]] == ["source", "join"]
     assert set(ledger["nodes"]) == {"source", "join"}
     assert_sums(ledger)
+
+
+async def test_no_ledger_when_the_ring_no_longer_holds_the_run_start() -> None:
+    async with Runtime(catalog(), ledger=True, ring_size=5) as rt:
+        sid = rt.create_session().id
+        await rt.run(sid, "message", "go")  # ~20 events: run.started is gone by the end
+        assert rt.ring.events(sid)[-1].type == "run.finished"
