@@ -358,6 +358,9 @@ def test_figures_ledger_and_edge_traffic(hud: Page, screenshot_dir: Path) -> Non
     assert float(tool_width.rstrip("%")) > 0, tool_width
     expect(hud.get_by_test_id("inspector-critical")).to_have_text(re.compile("critical path"))
     ledger.scroll_into_view_if_needed()
+    critical = hud.locator('[data-testid="timeline-name"].critical')
+    expect(critical.filter(has_text="thinker")).to_have_count(1)
+    expect(critical.filter(has_text=re.compile("^ui$"))).to_have_count(0)
     shot(hud, screenshot_dir, "ledger_inspector")
 
     edge = next(
