@@ -27,6 +27,7 @@ import cogpipe.frontend
 from cogpipe.assembly import catalog, open_runtime
 from cogpipe.engine import GraphCatalog, tune_gc
 from cogpipe.settings import Settings
+from cogpipe.telemetry import TelemetryError, instrument_app, setup_tracing
 
 from . import api, streams
 from .accesslog import redact_access_log
@@ -226,7 +227,8 @@ def serve(settings: Settings) -> int:
 
     Args:
         settings: as loaded by the CLI; ``host``, ``port`` and ``default_graph`` say
-            where to listen and what new sessions run.
+            where to listen and what new sessions run. Spans are exported as the
+            ``OTEL_*`` variables say (:func:`cogpipe.telemetry.setup_tracing`).
 
     Returns:
         The exit status: 0 after a clean stop (Ctrl-C), 1 when the server could not
@@ -256,11 +258,22 @@ def serve(settings: Settings) -> int:
             file=sys.stderr,
             flush=True,
         )
+    try:
+        tracing = setup_tracing()  # OTEL_* variables; None when export is off
+    except TelemetryError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    if tracing is not None:
+        instrument_app(app, tracing)
     tune_gc()  # the default collector thresholds halve throughput at 1000 concurrent runs
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5
     )
     server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after stopping
-        server.run()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after stopping
+            server.run()
+    finally:
+        if tracing is not None:
+            tracing.shutdown()  # exports the spans still queued
     return 0 if server.started else 1

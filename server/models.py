@@ -307,6 +307,11 @@ class RunInfo(BaseModel):
     duration_ms: float | None = Field(
         None, description="running time so far, or in all once it ended"
     )
+    trace_id: str | None = Field(
+        None,
+        description="OpenTelemetry trace id of the run's span (32 hex digits); null when "
+        "span export is off (docs/observability.md)",
+    )
 
 
 class StreamTicket(BaseModel):
