@@ -392,7 +392,7 @@ class _Run:
             data = {"error": f"{type(exc).__name__}: {exc}", "critical": step.critical}
             self.emit("node.failed", nid, kind, data, _ms(t0))
             if span is not None:
-                end_span(span, data["error"], type(exc).__name__)
+                end_span(span, error.message, type(exc).__name__)
             if step.critical:
                 raise error from exc
             # A non-critical failure is a warning; its outputs count as empty.
