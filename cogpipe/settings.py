@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -132,6 +132,14 @@ class Settings(BaseSettings):
         "'*' for any name, which turns off the protection against DNS rebinding)",
     )
     port: int = Field(8000, ge=0, le=65535, description="port 'cogpipe serve' listens on")
+    hooks_url: HttpUrl | None = Field(
+        None,
+        description="where to POST every trace event as a hook-style event (the multi-agent "
+        "observability dashboard's /events; docs/observability.md); none: not forwarded",
+    )
+    hooks_source_app: str = Field(
+        "cogpipe", min_length=1, description="the source_app of forwarded hook events"
+    )
 
     @field_validator("node_modules", "allowed_hosts", mode="before")
     @classmethod

@@ -42,6 +42,7 @@ from opentelemetry.trace import Span, SpanKind, StatusCode
 __all__ = ["RunSpan", "end_span", "llm_span", "tool_span"]
 
 _tracer = trace.get_tracer("cogpipe.engine")
+_ROOT = Context()  # no current span: the parent of every run span
 
 
 class RunSpan:
@@ -54,25 +55,26 @@ class RunSpan:
 
     def __init__(self, span: Span) -> None:
         self.span = span
-        self.context = trace.set_span_in_context(span, Context())
+        self.context = trace.set_span_in_context(span, _ROOT)
 
     @classmethod
     def start(cls, graph: str, run_id: str, session_id: str, entry: str) -> RunSpan | None:
         """Start the span of a run, linked to the current span if there is one; return
         ``None`` when no SDK records it (then the run creates no other span)."""
-        span = _tracer.start_span(
-            f"invoke_agent {graph}",
-            context=Context(),  # a new trace: the caller's span is a link, not a parent
-            attributes={
+        # a new trace (the caller's span becomes a link, not the parent); attributes are
+        # set only once the span is known to record: this is all a run costs when off
+        span = _tracer.start_span(f"invoke_agent {graph}", context=_ROOT)
+        if not span.is_recording():
+            return None
+        span.set_attributes(
+            {
                 "gen_ai.operation.name": "invoke_agent",
                 "gen_ai.agent.name": graph,
                 "gen_ai.conversation.id": session_id,
                 "cogpipe.run_id": run_id,
                 "cogpipe.entry": entry,
-            },
+            }
         )
-        if not span.is_recording():
-            return None
         caller = trace.get_current_span().get_span_context()
         if caller.is_valid:
             span.add_link(caller, {"cogpipe.link": "started_by"})

@@ -1,0 +1,169 @@
+"""Hook-style event forwarding to a real HTTP receiver on 127.0.0.1: mapped events in
+order, and a receiver that is down, slow or refusing never holds up a run."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from cogpipe.assembly import open_runtime
+from cogpipe.demo.server import ensure_db
+from cogpipe.forward import HookForwarder
+from cogpipe.settings import Settings, shipped_graphs_dir
+from tests.helpers.runtime import Conversation
+from tests.helpers.server_thread import free_port
+
+
+class HookReceiver:
+    """Takes ``POST /events`` like the dashboard: records each JSON body, after
+    ``delay`` seconds, answering ``status``."""
+
+    def __init__(self, delay: float = 0.0, status: int = 200) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.requests = 0
+        self.delay, self.status = delay, status
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests += 1
+                time.sleep(receiver.delay)
+                if receiver.status == 200:
+                    assert self.path == "/events"
+                    receiver.events.append(json.loads(body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[HookReceiver]:
+    r = HookReceiver()
+    yield r
+    r.close()
+
+
+def settings(tmp_path: Path, **changes: Any) -> Settings:
+    ensure_db(tmp_path / "demo.db")
+    return Settings(
+        graphs_dir=shipped_graphs_dir(),
+        trace_dir=tmp_path / "trace",
+        session_db="memory",
+        demo_db=tmp_path / "demo.db",
+        **changes,
+    )
+
+
+async def drained(forwarder: HookForwarder, timeout_s: float = 10) -> None:
+    with anyio.fail_after(timeout_s):
+        while forwarder.stats()["queued"] or forwarder.sent + forwarder.failed == 0:
+            await anyio.sleep(0.02)
+        await anyio.sleep(0.1)
+
+
+async def test_a_turn_arrives_mapped_and_in_order(tmp_path: Path, receiver: HookReceiver) -> None:
+    conv = Conversation()
+    config = settings(tmp_path, hooks_url=receiver.url, hooks_source_app="ops-bot")
+    async with open_runtime(config, observers=[conv.observer]) as rt:
+        (forwarder,) = [o for o in rt.bus.observers if isinstance(o, HookForwarder)]
+        conv.attach(rt, rt.create_session("v1-current").id)
+        turn = await conv.say("How many customers do we have in Berlin?")
+        await drained(forwarder)
+        stats = forwarder.stats()
+    forwarded = [e for e in conv.events if not e.type.endswith(".delta")]
+    assert stats["sent"] == len(forwarded) == len(receiver.events)
+    assert stats["dropped"] == stats["failed"] == stats["queued"] == 0
+    got = receiver.events
+    # the same events, in the same order, each with its cogpipe type and seq
+    assert [e["payload"]["cogpipe"]["seq"] for e in got] == [e.seq for e in forwarded]
+    assert [e["payload"]["cogpipe"]["type"] for e in got] == [e.type for e in forwarded]
+    assert {e["source_app"] for e in got} == {"ops-bot"}
+    assert {e["session_id"] for e in got} == {conv.session_id}
+    assert [e["timestamp"] for e in got] == [round(e.ts * 1000) for e in forwarded]
+
+    types = [e["hook_event_type"] for e in got]
+    assert types[:2] == ["SessionStart", "UserPromptSubmit"] and types[-1] == "Stop"
+    assert got[1]["payload"]["prompt"] == "How many customers do we have in Berlin?"
+    assert got[-1]["payload"]["status"] == "finished"
+    pre, post = types.index("PreToolUse"), types.index("PostToolUse")
+    assert pre < post and "node.started" in types and "llm.response" in types
+    call = turn.of("tool.finished")[0]
+    assert got[pre]["payload"]["tool_name"] == f"demo_db.{call['tool']}"
+    assert got[pre]["payload"]["tool_use_id"] == got[post]["payload"]["tool_use_id"]
+    assert got[pre]["payload"]["tool_use_id"] == call["call_id"]
+    assert "Berlin" in got[pre]["payload"]["tool_input"]
+    assert got[post]["payload"]["tool_response"] == call["result"]
+    llm = got[types.index("llm.response")]
+    assert llm["model_name"] == turn.of("llm.response")[0]["model"]
+
+
+async def timed_turn(tmp_path: Path, forwarder: HookForwarder | None) -> float:
+    """Run a tool-using turn after a first one (which starts what starts lazily); return
+    the second turn's duration in seconds."""
+    conv = Conversation()
+    observers = [conv.observer] + ([forwarder] if forwarder is not None else [])
+    async with open_runtime(settings(tmp_path), observers=observers) as rt:
+        conv.attach(rt, rt.create_session("v1-current").id)
+        await conv.say("How many customers do we have in Berlin?")  # warm: tools listed
+        t0 = time.perf_counter()
+        turn = await conv.say("How many customers do we have in Hamburg?")
+        duration = time.perf_counter() - t0
+    assert turn.tools()
+    return duration
+
+
+async def test_a_slow_receiver_does_not_slow_runs_and_drops_the_oldest(tmp_path: Path) -> None:
+    slow = HookReceiver(delay=1.0)
+    try:
+        base = await timed_turn(tmp_path, None)
+        async with HookForwarder(slow.url, max_queue=5) as forwarder:
+            with_slow = await timed_turn(tmp_path, forwarder)
+            stats = forwarder.stats()
+    finally:
+        slow.close()
+    # waiting for the receiver would take ~1 s per event, some 60 s per turn
+    assert with_slow < base + 0.5, (with_slow, base)
+    assert stats["queued"] <= 5 and stats["dropped"] > 40
+    assert stats["sent"] <= 2
+
+
+async def test_a_receiver_that_is_down_counts_failures_after_retries(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/events"  # nothing listens there
+    async with HookForwarder(url, retries=2, backoff_s=0.01, max_queue=10_000) as forwarder:
+        base_duration = await timed_turn(tmp_path, forwarder)
+        await drained(forwarder)
+        stats = forwarder.stats()
+    assert stats["sent"] == 0 and stats["dropped"] == 0 and stats["failed"] > 20
+    assert base_duration < 5
+
+
+async def test_a_refusing_receiver_is_not_retried(tmp_path: Path) -> None:
+    refusing = HookReceiver(status=422)
+    try:
+        async with HookForwarder(refusing.url, retries=3, backoff_s=0.01) as forwarder:
+            await timed_turn(tmp_path, forwarder)
+            await drained(forwarder)
+            stats = forwarder.stats()
+    finally:
+        refusing.close()
+    assert stats["failed"] == refusing.requests > 0 and stats["sent"] == 0
