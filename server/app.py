@@ -29,7 +29,7 @@ from cogpipe.engine import GraphCatalog, tune_gc
 from cogpipe.settings import Settings
 from cogpipe.telemetry import TelemetryError, instrument_app, setup_tracing
 
-from . import api, streams
+from . import api, hooks, streams
 from .accesslog import redact_access_log
 from .errors import install_error_handlers
 from .middleware import (
@@ -89,7 +89,8 @@ def create_app(
 
     Returns:
         The app; ``app.state`` holds ``settings`` and, while it runs, ``runtime``,
-        ``runs`` (:class:`RunRegistry`) and ``streams`` (:class:`EventStreams`).
+        ``runs`` (:class:`RunRegistry`) and ``streams`` (:class:`EventStreams`);
+        ``hooks`` (:class:`~cogpipe.server.hooks.HookStore`) holds other agents' events.
     """
     settings = settings or Settings.load()
     if token is _FROM_SETTINGS:
@@ -106,9 +107,11 @@ def create_app(
     )
     app.state.settings = settings
     app.state.tickets = tickets = StreamTickets()
+    app.state.hooks = hooks.HookStore()  # events other agents post (federated HUD)
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(streams.router)
+    app.include_router(hooks.router)
     _api_docs(app)
     _mount_frontend(app, frontend_dir or FRONTEND_DIR)
     finish_openapi(app, guarded=bool(token))

@@ -3,11 +3,8 @@ order, and a receiver that is down, slow or refusing never holds up a run."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,42 +15,9 @@ from cogpipe.assembly import open_runtime
 from cogpipe.demo.server import ensure_db
 from cogpipe.forward import HookForwarder
 from cogpipe.settings import Settings, shipped_graphs_dir
+from tests.helpers.hooks_receiver import HookReceiver
 from tests.helpers.runtime import Conversation
 from tests.helpers.server_thread import free_port
-
-
-class HookReceiver:
-    """Takes ``POST /events`` like the dashboard: records each JSON body, after
-    ``delay`` seconds, answering ``status``."""
-
-    def __init__(self, delay: float = 0.0, status: int = 200) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.requests = 0
-        self.delay, self.status = delay, status
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests += 1
-                time.sleep(receiver.delay)
-                if receiver.status == 200:
-                    assert self.path == "/events"
-                    receiver.events.append(json.loads(body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/events"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
