@@ -73,6 +73,8 @@ export const api = {
   streamTicket: () => request('POST', '/api/stream-tickets').then((t) => t.ticket),
   traces: () => request('GET', '/api/traces'),
   traceText: (name) => getText(`/api/traces/${enc(name)}`),
+  hookSessions: () => request('GET', '/api/hooks/sessions'),
+  hookEvents: (app, id) => request('GET', `/api/hooks/events?source_app=${enc(app)}&session_id=${enc(id)}`),
 };
 
 /** GET a text body (a JSONL trace file) with the token; ApiError when not 2xx. */
