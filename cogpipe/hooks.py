@@ -7,7 +7,12 @@ https://github.com/disler/claude-code-hooks-multi-agent-observability)::
 
     {"source_app": str, "session_id": str, "hook_event_type": str, "payload": {...},
      "timestamp": int (Unix epoch milliseconds), "model_name": str?, "summary": str?,
-     "chat": [...]?}
+     "chat": [...]?, ...}
+
+The dashboard's own hook script (``.claude/hooks/send_event.py``) also copies some
+payload keys to the top level for easier querying (``tool_name``, ``tool_use_id``,
+``error``, ``source``, ``reason`` ...), so further top-level fields are allowed and
+kept, and the forwarder sets ``tool_name``, ``tool_use_id`` and ``error`` there too.
 
 Payloads of the Claude Code hook types carry Claude Code's own keys (``prompt``,
 ``tool_name``, ``tool_input``, ``tool_use_id``, ``tool_response``, ``error``), so a
@@ -43,9 +48,10 @@ SKIPPED = frozenset({"output.delta", "llm.delta"})
 
 
 class HookEvent(BaseModel):
-    """One hook-style event (the dashboard's ``POST /events`` body)."""
+    """One hook-style event (the dashboard's ``POST /events`` body); fields beyond these
+    (the hook script's top-level copies of payload keys) are allowed and kept."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     source_app: str = Field(min_length=1, max_length=200, description="the agent or app")
     session_id: str = Field(min_length=1, max_length=200, description="its session")
@@ -76,6 +82,7 @@ def to_hook_event(event: TraceEvent, source_app: str) -> dict[str, Any] | None:
     data = event.data or {}
     hook = HOOK_TYPES.get(event.type, event.type)
     payload: dict[str, Any] = {}
+    top: dict[str, Any] = {}  # copies at the top level, as the dashboard's hook script does
     if event.type == "run.started":
         if data.get("entry") == "message":
             payload["prompt"] = data.get("input")
@@ -91,6 +98,7 @@ def to_hook_event(event: TraceEvent, source_app: str) -> dict[str, Any] | None:
             payload["tool_response"] = data.get("result")
         if "error" in data:
             payload["error"] = data["error"]
+        top = {k: payload[k] for k in ("tool_name", "tool_use_id", "error") if k in payload}
     elif hook == "Stop":
         payload["status"] = event.type.removeprefix("run.")
     payload["cogpipe"] = {
@@ -109,6 +117,7 @@ def to_hook_event(event: TraceEvent, source_app: str) -> dict[str, Any] | None:
         "hook_event_type": hook,
         "payload": payload,
         "timestamp": round(event.ts * 1000),
+        **top,
     }
     model = data.get("model") if event.type.startswith("llm.") else None
     if isinstance(model, str):

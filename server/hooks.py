@@ -133,10 +133,11 @@ router = APIRouter(
 )
 
 
-@router.post("/events", status_code=202, response_model=HookAccepted)
+@router.post("/events", response_model=HookAccepted)
 async def post_hook_event(event: HookEvent, store: StoreDep) -> dict[str, Any]:
     """Accept one hook-style event from another agent (the multi-agent observability
-    dashboard's ``POST /events`` body); it shows in the HUD's Agents dialog."""
+    dashboard's ``POST /events`` body); it shows in the HUD's Agents dialog. Answers 200,
+    as the dashboard does (its hook script reports any other status as a failure)."""
     stored = store.add(event)
     return {"source_app": stored.source_app, "session_id": stored.session_id, "seq": stored.seq}
 

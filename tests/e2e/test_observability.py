@@ -37,7 +37,7 @@ def post(server: LiveServer, session: str, type_: str, **payload: Any) -> None:
         "payload": payload,
     }
     r = httpx2.post(f"{server.url}/api/hooks/events", json=body, timeout=10)
-    assert r.status_code == 202, r.text
+    assert r.status_code == 200, r.text
 
 
 def test_agents_dialog_shows_an_external_session(

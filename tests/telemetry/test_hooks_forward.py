@@ -75,6 +75,8 @@ async def test_a_turn_arrives_mapped_and_in_order(tmp_path: Path, receiver: Hook
     assert got[pre]["payload"]["tool_name"] == f"demo_db.{call['tool']}"
     assert got[pre]["payload"]["tool_use_id"] == got[post]["payload"]["tool_use_id"]
     assert got[pre]["payload"]["tool_use_id"] == call["call_id"]
+    assert got[pre]["tool_name"] == got[pre]["payload"]["tool_name"]  # as send_event.py
+    assert got[post]["tool_use_id"] == call["call_id"]
     assert "Berlin" in got[pre]["payload"]["tool_input"]
     assert got[post]["payload"]["tool_response"] == call["result"]
     llm = got[types.index("llm.response")]
