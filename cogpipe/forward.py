@@ -47,7 +47,6 @@ class HookForwarder(Observer):
         retries: attempts after the first for a connection error, a 5xx, 408, 425 or
             429; a 4xx otherwise is final (the receiver will not take that event).
         backoff_s: the first retry's wait, doubled for each further one (with jitter).
-        transport: an httpx transport (tests); default: the network.
     """
 
     def __init__(
@@ -59,7 +58,6 @@ class HookForwarder(Observer):
         timeout_s: float = 5.0,
         retries: int = 3,
         backoff_s: float = 0.5,
-        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
@@ -68,7 +66,6 @@ class HookForwarder(Observer):
         self.sent = self.dropped = self.failed = 0
         self._queue: deque[dict[str, Any]] = deque()
         self._max = max_queue
-        self._transport = transport
         self._wake: anyio.Event | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._first_failure = True
@@ -109,7 +106,7 @@ class HookForwarder(Observer):
             await tg.__aexit__(None, None, None)
 
     async def _send_all(self) -> None:
-        async with httpx2.AsyncClient(timeout=self.timeout_s, transport=self._transport) as client:
+        async with httpx2.AsyncClient(timeout=self.timeout_s) as client:
             while True:
                 assert self._wake is not None
                 await self._wake.wait()

@@ -101,12 +101,12 @@ class RunContext:
         trace_context: OTelContext | None = None,
     ) -> None:
         self.node = node
-        self.trace_context = trace_context
         self.kind = kind
         self.run_id = run_id
         self.graph = graph
         self.session = session
         self.context = context
+        self.trace_context = trace_context
         self._emit = emit
         self._llm_source: Service[LLMHandle] = llm or _Missing("llm")
         self._tools_source: Service[ToolHandle] = tools or _Missing("tools")

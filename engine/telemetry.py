@@ -10,16 +10,17 @@ no node, LLM or tool spans at all, so tracing costs one no-op span per run when 
 Span tree of one run (names and attributes follow the OpenTelemetry GenAI semantic
 conventions, https://opentelemetry.io/docs/specs/semconv/gen-ai/, where one applies)::
 
-    invoke_agent {graph}            gen_ai.operation.name=invoke_agent, gen_ai.agent.name,
-    │                               gen_ai.conversation.id (session), cogpipe.run_id
-    ├── node {id}                   cogpipe.node.id, cogpipe.node.kind
-    │   ├── chat {model}            one per HTTP attempt: gen_ai.request.model,
-    │   │                           gen_ai.response.model, gen_ai.usage.input_tokens,
-    │   │                           gen_ai.usage.output_tokens, server.address,
-    │   │                           gen_ai.response.time_to_first_chunk (seconds) ...
-    │   └── execute_tool {tool}     gen_ai.tool.name, gen_ai.tool.call.id,
-    │       └── MCP send tools/call     cogpipe.tool.server (the MCP server's name)
-    └── node {id} ...               (the mcp SDK's own client span)
+    invoke_agent {graph}          gen_ai.operation.name=invoke_agent, gen_ai.agent.name,
+    │                             gen_ai.conversation.id (session), cogpipe.run_id
+    ├── node {id}                 cogpipe.node.id, cogpipe.node.kind
+    │   ├── chat {model}          one per HTTP attempt: gen_ai.request.model,
+    │   │                         gen_ai.response.model, gen_ai.usage.input_tokens,
+    │   │                         gen_ai.usage.output_tokens, server.address,
+    │   │                         gen_ai.response.time_to_first_chunk (seconds) ...
+    │   └── execute_tool {tool}   gen_ai.tool.name, gen_ai.tool.call.id,
+    │       │                     cogpipe.tool.server (the MCP server's name)
+    │       └── MCP send tools/call {tool}    (the mcp SDK's own client span)
+    └── node {id} ...
 
 A run's span starts a new trace; the span that was current when the run was started
 (the HTTP request that posted the turn, under FastAPI instrumentation) becomes a link
@@ -103,12 +104,10 @@ def end_span(span: Span, error: str | None = None, error_type: str | None = None
     span.end()
 
 
-def llm_span(
-    parent: Context | None, model: str, endpoint: str, attributes: Mapping[str, Any]
-) -> Span:
+def llm_span(parent: Context, model: str, endpoint: str, attributes: Mapping[str, Any]) -> Span:
     """Start the ``chat {model}`` client span of one LLM HTTP attempt under ``parent``
-    (the node's context; ``None``: the current one). ``endpoint`` is the base URL, from
-    which ``server.address`` and ``server.port`` are taken."""
+    (the node run's context). ``endpoint`` is the base URL, from which
+    ``server.address`` and ``server.port`` are taken."""
     url = urlsplit(endpoint)
     attrs: dict[str, Any] = {
         "gen_ai.operation.name": "chat",
@@ -125,7 +124,7 @@ def llm_span(
     )
 
 
-def tool_span(parent: Context | None, server: str, tool: str, call_id: str) -> Span:
+def tool_span(parent: Context, server: str, tool: str, call_id: str) -> Span:
     """Start the ``execute_tool {tool}`` span of one MCP tool call under ``parent``."""
     return _tracer.start_span(
         f"execute_tool {tool}",

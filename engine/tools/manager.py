@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import mcp_types
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, set_span_in_context
+from opentelemetry.trace import set_span_in_context
 
 from ..errors import ToolArgumentsError, ToolError
 from ..telemetry import end_span, tool_span
@@ -179,11 +179,12 @@ class ToolManager:
             raise
         conn = self._conns[tool.server]
         limit = conn.config.timeout_s if timeout_s is None else timeout_s
-        span = None
+        span = job_context = None
         if trace_context is not None:
             span = tool_span(trace_context, tool.server, tool.name, call_id)
+            job_context = set_span_in_context(span, trace_context)
         try:
-            result = await self._traced(conn, tool, arguments, limit, emit, call_id, span)
+            result = await self._traced(conn, tool, arguments, limit, emit, call_id, job_context)
         except ToolError as exc:
             if span is not None:
                 end_span(span, exc.message, exc.kind)
@@ -226,7 +227,7 @@ class ToolManager:
         limit: float,
         emit: Emit | None,
         call_id: str,
-        span: Span | None,
+        trace_context: Context | None,
     ) -> ToolCallResult:
         """Run the call within ``limit`` seconds, between ``tool.*`` trace events."""
         server, tool = info.server, info.name
@@ -243,7 +244,7 @@ class ToolManager:
         started = time.perf_counter()
         try:
             with anyio.fail_after(limit):
-                job = await self._attempt(conn, tool, arguments, limit, span)
+                job = await self._attempt(conn, tool, arguments, limit, trace_context)
             result = _outcome(server, tool, arguments, job, _ms(started))
         except (ToolError, TimeoutError) as exc:
             error = exc if isinstance(exc, ToolError) else _timeout(server, tool, limit)
@@ -262,10 +263,11 @@ class ToolManager:
         tool: str,
         arguments: dict[str, Any],
         timeout_s: float,
-        span: Span | None = None,
+        trace_context: Context | None = None,
     ) -> _Job:
-        """Run the call; once more on a new connection if the server died during it."""
-        trace_context = None if span is None else set_span_in_context(span)
+        """Run the call; once more on a new connection if the server died during it.
+        ``trace_context`` (the tool span's) is made current where the MCP request is
+        sent, in the server's connection task."""
         for attempt in (1, 2):
             job = _Job(tool, arguments, timeout_s, attempt=attempt, trace_context=trace_context)
             try:
