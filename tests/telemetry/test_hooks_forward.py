@@ -6,18 +6,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 
 from cogpipe.assembly import open_runtime
-from cogpipe.demo.server import ensure_db
 from cogpipe.forward import HookForwarder
-from cogpipe.settings import Settings, shipped_graphs_dir
 from tests.helpers.hooks_receiver import HookReceiver
 from tests.helpers.runtime import Conversation
 from tests.helpers.server_thread import free_port
+
+from .conftest import QUESTION, demo_settings
 
 
 @pytest.fixture
@@ -25,17 +24,6 @@ def receiver() -> Iterator[HookReceiver]:
     r = HookReceiver()
     yield r
     r.close()
-
-
-def settings(tmp_path: Path, **changes: Any) -> Settings:
-    ensure_db(tmp_path / "demo.db")
-    return Settings(
-        graphs_dir=shipped_graphs_dir(),
-        trace_dir=tmp_path / "trace",
-        session_db="memory",
-        demo_db=tmp_path / "demo.db",
-        **changes,
-    )
 
 
 async def drained(forwarder: HookForwarder, timeout_s: float = 10) -> None:
@@ -47,11 +35,11 @@ async def drained(forwarder: HookForwarder, timeout_s: float = 10) -> None:
 
 async def test_a_turn_arrives_mapped_and_in_order(tmp_path: Path, receiver: HookReceiver) -> None:
     conv = Conversation()
-    config = settings(tmp_path, hooks_url=receiver.url, hooks_source_app="ops-bot")
+    config = demo_settings(tmp_path, hooks_url=receiver.url, hooks_source_app="ops-bot")
     async with open_runtime(config, observers=[conv.observer]) as rt:
         (forwarder,) = [o for o in rt.bus.observers if isinstance(o, HookForwarder)]
         conv.attach(rt, rt.create_session("v1-current").id)
-        turn = await conv.say("How many customers do we have in Berlin?")
+        turn = await conv.say(QUESTION)
         await drained(forwarder)
         stats = forwarder.stats()
     forwarded = [e for e in conv.events if not e.type.endswith(".delta")]
@@ -67,7 +55,7 @@ async def test_a_turn_arrives_mapped_and_in_order(tmp_path: Path, receiver: Hook
 
     types = [e["hook_event_type"] for e in got]
     assert types[:2] == ["SessionStart", "UserPromptSubmit"] and types[-1] == "Stop"
-    assert got[1]["payload"]["prompt"] == "How many customers do we have in Berlin?"
+    assert got[1]["payload"]["prompt"] == QUESTION
     assert got[-1]["payload"]["status"] == "finished"
     pre, post = types.index("PreToolUse"), types.index("PostToolUse")
     assert pre < post and "node.started" in types and "llm.response" in types
@@ -88,9 +76,9 @@ async def timed_turn(tmp_path: Path, forwarder: HookForwarder | None) -> float:
     the second turn's duration in seconds."""
     conv = Conversation()
     observers = [conv.observer] + ([forwarder] if forwarder is not None else [])
-    async with open_runtime(settings(tmp_path), observers=observers) as rt:
+    async with open_runtime(demo_settings(tmp_path), observers=observers) as rt:
         conv.attach(rt, rt.create_session("v1-current").id)
-        await conv.say("How many customers do we have in Berlin?")  # warm: tools listed
+        await conv.say(QUESTION)  # warm: tools listed
         t0 = time.perf_counter()
         turn = await conv.say("How many customers do we have in Hamburg?")
         duration = time.perf_counter() - t0

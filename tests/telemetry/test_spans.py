@@ -14,25 +14,18 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from cogpipe.assembly import open_runtime
-from cogpipe.demo.server import ensure_db
 from cogpipe.engine.llm import LLMConfig
-from cogpipe.settings import Settings, shipped_graphs_dir
+from cogpipe.settings import Settings
 from tests.helpers.openai_server import OpenAITestServer
-from tests.helpers.runtime import Conversation
 from tests.helpers.spans import children, recording
+
+from .conftest import demo_settings, one_turn
 
 
 def settings_for(tmp_path: Path, server: OpenAITestServer) -> Settings:
-    ensure_db(tmp_path / "demo.db")
-    return Settings(
-        graphs_dir=shipped_graphs_dir(),
-        trace_dir=tmp_path / "trace",
-        session_db="memory",
-        demo_db=tmp_path / "demo.db",
-        # the test server answers with the offline model: it needs the calls' hints
-        llm=LLMConfig(base_url=server.url + "/v1", api_key="test", max_retries=0, send_hints=True),
-    )
+    # the test server answers with the offline model: it needs the calls' hints
+    llm = LLMConfig(base_url=server.url + "/v1", api_key="test", max_retries=0, send_hints=True)
+    return demo_settings(tmp_path, llm=llm)
 
 
 def only(spans: list[ReadableSpan], name: str) -> ReadableSpan:
@@ -45,13 +38,8 @@ def only(spans: list[ReadableSpan], name: str) -> ReadableSpan:
 async def test_tool_using_turn_span_tree(
     graph: str, tmp_path: Path, openai_server: OpenAITestServer
 ) -> None:
-    conv = Conversation()
     with recording() as exporter:
-        async with open_runtime(
-            settings_for(tmp_path, openai_server), observers=[conv.observer]
-        ) as rt:
-            conv.attach(rt, rt.create_session(graph).id)
-            turn = await conv.say("How many customers do we have in Berlin?")
+        turn, session_id = await one_turn(settings_for(tmp_path, openai_server), graph)
         spans = list(exporter.get_finished_spans())
     assert "count_customers" in turn.tools()
 
@@ -60,7 +48,7 @@ async def test_tool_using_turn_span_tree(
     assert run.attributes is not None
     assert run.attributes["gen_ai.operation.name"] == "invoke_agent"
     assert run.attributes["gen_ai.agent.name"] == graph
-    assert run.attributes["gen_ai.conversation.id"] == conv.session_id
+    assert run.attributes["gen_ai.conversation.id"] == session_id
     assert run.attributes["cogpipe.run_id"] == turn.result.run_id
     trace_id = trace.format_trace_id(run.context.trace_id)
     assert turn.result.trace_id == trace_id
@@ -126,13 +114,8 @@ async def test_tool_using_turn_span_tree(
 async def test_concurrent_branches_are_overlapping_siblings(
     tmp_path: Path, openai_server: OpenAITestServer
 ) -> None:
-    conv = Conversation()
     with recording() as exporter:
-        async with open_runtime(
-            settings_for(tmp_path, openai_server), observers=[conv.observer]
-        ) as rt:
-            conv.attach(rt, rt.create_session("v2-director-drives").id)
-            turn = await conv.say("How many customers do we have in Berlin?")
+        turn, _ = await one_turn(settings_for(tmp_path, openai_server), "v2-director-drives")
         spans = list(exporter.get_finished_spans())
     assert turn.overlap("output", "ui")
     run = only(spans, "invoke_agent v2-director-drives")
@@ -147,9 +130,6 @@ async def test_concurrent_branches_are_overlapping_siblings(
 async def test_no_sdk_no_spans_and_no_trace_id(
     tmp_path: Path, openai_server: OpenAITestServer
 ) -> None:
-    conv = Conversation()
-    async with open_runtime(settings_for(tmp_path, openai_server), observers=[conv.observer]) as rt:
-        conv.attach(rt, rt.create_session("v1-current").id)
-        turn = await conv.say("How many customers do we have in Berlin?")
+    turn, _ = await one_turn(settings_for(tmp_path, openai_server), "v1-current")
     assert turn.result.trace_id is None
     assert "trace_id" not in turn.of("run.started")[0]
