@@ -7,8 +7,9 @@ session the HUD's Agents dialog lists with its own event log and tool timeline. 
 same token check and body limit as the rest of ``/api`` apply (the app's middleware).
 
 Memory is bounded: :data:`MAX_SESSIONS` external sessions (the least recently active
-is forgotten first), :data:`MAX_EVENTS` events each (the oldest first). Nothing is
-persisted: the external agents own their history.
+is forgotten first), :data:`MAX_EVENTS` events each (the oldest first), and
+:data:`MAX_BYTES` of events in all (past it, the oldest events of the least recently
+active sessions go first). Nothing is persisted: the external agents own their history.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ MAX_SESSIONS = 100
 """External sessions kept; past it the least recently active one is forgotten."""
 MAX_EVENTS = 1000
 """Events kept per external session; past it the oldest are dropped."""
+MAX_BYTES = 64 * 1024 * 1024
+"""Bytes of events (as JSON) kept over all external sessions: bodies may be 128 KiB each,
+so the counts alone would allow gigabytes."""
 
 
 class ReceivedHook(HookEvent):
@@ -63,7 +67,8 @@ class HookAccepted(BaseModel):
 
 class _Log:
     def __init__(self) -> None:
-        self.events: deque[ReceivedHook] = deque(maxlen=MAX_EVENTS)
+        self.events: deque[ReceivedHook] = deque()
+        self.sizes: deque[int] = deque()  # each event's JSON size, bytes
         self.received = 0
         self.model_name: str | None = None
 
@@ -73,6 +78,7 @@ class HookStore:
 
     def __init__(self) -> None:
         self._logs: OrderedDict[tuple[str, str], _Log] = OrderedDict()  # oldest active first
+        self.bytes = 0  # JSON size of every kept event
 
     def add(self, event: HookEvent) -> ReceivedHook:
         """File ``event`` under its session; return it as stored."""
@@ -80,13 +86,30 @@ class HookStore:
         log = self._logs.pop(key, None) or _Log()
         self._logs[key] = log
         while len(self._logs) > MAX_SESSIONS:
-            self._logs.popitem(last=False)
+            self._forget(next(iter(self._logs)))
         log.received += 1
         if event.model_name:
             log.model_name = event.model_name
         stored = ReceivedHook(**event.model_dump(), seq=log.received, received=time.time())
+        size = len(stored.model_dump_json())
         log.events.append(stored)
+        log.sizes.append(size)
+        self.bytes += size
+        if len(log.events) > MAX_EVENTS:
+            self._drop_oldest(key)
+        while self.bytes > MAX_BYTES:
+            self._drop_oldest(next(iter(self._logs)))  # never the newest: at most 128 KiB
         return stored
+
+    def _drop_oldest(self, key: tuple[str, str]) -> None:
+        log = self._logs[key]
+        log.events.popleft()
+        self.bytes -= log.sizes.popleft()
+        if not log.events:
+            del self._logs[key]
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        self.bytes -= sum(self._logs.pop(key).sizes)
 
     def sessions(self) -> list[ExternalSession]:
         """Every external session, the most recently active first."""

@@ -99,9 +99,25 @@ async def test_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for _ in range(hooks.MAX_EVENTS + 5):
         store.add(HookEvent.model_validate(hook("s2")))
     events = store.events("claude-code", "s2")
-    assert (
-        len(events) == hooks.MAX_EVENTS and events[-1].seq == hooks.MAX_EVENTS + 7
-    )  # s2 had 2 before
+    assert len(events) == hooks.MAX_EVENTS
+    assert events[-1].seq == hooks.MAX_EVENTS + 7  # s2 had 2 events before
+    kept = [*events, *store.events("claude-code", "s4"), *store.events("claude-code", "s3")]
+    assert store.bytes == sum(len(e.model_dump_json()) for e in kept)
+
+
+async def test_bytes_are_bounded_oldest_sessions_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = hooks.HookStore()
+    big = {"x": "y" * 10_000}  # each event is some 10 KB of JSON
+    store.add(HookEvent.model_validate({**hook("old"), "payload": big}))
+    store.add(HookEvent.model_validate({**hook("old"), "payload": big}))
+    monkeypatch.setattr(hooks, "MAX_BYTES", store.bytes + 5_000)  # room for two events
+    store.add(HookEvent.model_validate({**hook("new"), "payload": big}))  # old's first goes
+    assert [e.seq for e in store.events("claude-code", "old")] == [2]
+    store.add(HookEvent.model_validate({**hook("new"), "payload": big}))  # and old is gone
+    assert [s.session_id for s in store.sessions()] == ["new"]
+    kept = store.events("claude-code", "new")
+    assert [e.seq for e in kept] == [1, 2]
+    assert store.bytes == sum(len(e.model_dump_json()) for e in kept) <= hooks.MAX_BYTES
 
 
 async def test_health_shows_the_forwarders_counters(serve: Callable[..., Running]) -> None:
