@@ -51,7 +51,7 @@ class HookEvent(BaseModel):
     """One hook-style event (the dashboard's ``POST /events`` body); fields beyond these
     (the hook script's top-level copies of payload keys) are allowed and kept."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)  # no true as a timestamp
 
     source_app: str = Field(min_length=1, max_length=200, description="the agent or app")
     session_id: str = Field(min_length=1, max_length=200, description="its session")

@@ -63,6 +63,7 @@ async def test_posted_events_form_external_sessions(serve: Callable[..., Running
         ({**hook(), "session_id": ""}, "invalid request: session_id: String should have at least"),
         ({k: v for k, v in hook().items() if k != "source_app"}, "invalid request: source_app: "),
         ({**hook(), "timestamp": "soon"}, "invalid request: timestamp: "),
+        ({**hook(), "timestamp": True}, "invalid request: timestamp: Input should be a valid int"),
         ({**hook(), "payload": [1]}, "invalid request: payload: Input should be a valid dict"),
         ({**hook(), "hook_event_type": 7}, "invalid request: hook_event_type: Input should be"),
         ({**hook(), "payload": {"x": "y" * 140_000}}, "request body too large"),
