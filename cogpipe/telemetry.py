@@ -1,5 +1,5 @@
-"""OpenTelemetry set-up for ``cogpipe serve``: the SDK, an OTLP span exporter, and
-FastAPI's server spans, all configured by the standard ``OTEL_*`` variables.
+"""OpenTelemetry set-up for ``cogpipe serve`` and ``cogpipe run``: the SDK, an OTLP span
+exporter, and FastAPI's server spans, all configured by the standard ``OTEL_*`` variables.
 
 The engine only calls the OpenTelemetry API (:mod:`cogpipe.engine.telemetry`); this
 module installs the SDK behind it, so that its spans (and those the ``mcp`` SDK and
@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from opentelemetry.sdk.trace import TracerProvider
 
-__all__ = ["TelemetryError", "instrument_app", "setup_tracing"]
+__all__ = ["TelemetryError", "exporting", "instrument_app", "setup_tracing"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ _PROTOCOLS = ("http/protobuf", "grpc")
 class TelemetryError(ValueError):
     """Raised when the ``OTEL_*`` variables ask for something that cannot be set up
     (an unknown protocol, or grpc without its exporter package)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -100,6 +105,22 @@ def setup_tracing(env: Mapping[str, str] | None = None) -> TracerProvider | None
     trace.set_tracer_provider(provider)
     log.info("exporting OpenTelemetry spans to %s over %s", endpoint, protocol)
     return provider
+
+
+@contextmanager
+def exporting(env: Mapping[str, str] | None = None) -> Iterator[TracerProvider | None]:
+    """Set up export as :func:`setup_tracing` does for the block; at its end flush and
+    shut the provider down, so spans still queued are sent before the process exits.
+
+    Raises:
+        TelemetryError: as :func:`setup_tracing`.
+    """
+    provider = setup_tracing(env)
+    try:
+        yield provider
+    finally:
+        if provider is not None:
+            provider.shutdown()
 
 
 def instrument_app(app: FastAPI, provider: TracerProvider) -> None:

@@ -27,7 +27,7 @@ import cogpipe.frontend
 from cogpipe.assembly import catalog, open_runtime
 from cogpipe.engine import GraphCatalog, tune_gc
 from cogpipe.settings import Settings
-from cogpipe.telemetry import TelemetryError, instrument_app, setup_tracing
+from cogpipe.telemetry import exporting, instrument_app
 
 from . import api, hooks, streams
 from .accesslog import redact_access_log
@@ -231,7 +231,7 @@ def serve(settings: Settings) -> int:
     Args:
         settings: as loaded by the CLI; ``host``, ``port`` and ``default_graph`` say
             where to listen and what new sessions run. Spans are exported as the
-            ``OTEL_*`` variables say (:func:`cogpipe.telemetry.setup_tracing`).
+            ``OTEL_*`` variables say (:func:`cogpipe.telemetry.exporting`).
 
     Returns:
         The exit status: 0 after a clean stop (Ctrl-C), 1 when the server could not
@@ -240,6 +240,7 @@ def serve(settings: Settings) -> int:
     Raises:
         NodeModuleError: a node module cannot be imported.
         UnknownGraphError, GraphValidationError: ``default_graph`` names no runnable graph.
+        TelemetryError: the ``OTEL_*`` variables ask for an unknown protocol.
     """
     _report_broken(catalog(settings))  # a bad node module or default graph fails here
     host, port = settings.host, settings.port
@@ -261,22 +262,14 @@ def serve(settings: Settings) -> int:
             file=sys.stderr,
             flush=True,
         )
-    try:
-        tracing = setup_tracing()  # OTEL_* variables; None when export is off
-    except TelemetryError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 1
-    if tracing is not None:
-        instrument_app(app, tracing)
     tune_gc()  # the default collector thresholds halve throughput at 1000 concurrent runs
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5
     )
     server = uvicorn.Server(config)
-    try:
+    with exporting() as tracing:  # OTEL_* variables; None when export is off
+        if tracing is not None:
+            instrument_app(app, tracing)
         with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after stopping
             server.run()
-    finally:
-        if tracing is not None:
-            tracing.shutdown()  # exports the spans still queued
     return 0 if server.started else 1

@@ -8,6 +8,7 @@ variables, with the offline model and the demo MCP server.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tests.helpers.server_thread import free_port
+
+from .conftest import QUESTION
 
 
 class Receiver:
@@ -194,3 +197,27 @@ def test_serve_refuses_an_unknown_protocol(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "OTEL_EXPORTER_OTLP_PROTOCOL='http/json' is not supported" in proc.stderr
+
+
+def test_cogpipe_run_exports_its_turn_too(tmp_path: Path, receiver: Receiver) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "cogpipe"), "run", "--memory", "--json", QUESTION],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "COGPIPE_DATA_DIR": str(tmp_path),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    started = next(
+        e for e in map(json.loads, done.stdout.splitlines()) if e["type"] == "run.started"
+    )
+    (root,) = receiver.named("invoke_agent v2-director-drives")  # sent before the exit
+    assert root.trace_id.hex() == started["data"]["trace_id"]
+    assert {service for service, _ in receiver.spans} == {"cogpipe"}
+    assert receiver.named("execute_tool count_customers")
