@@ -37,7 +37,8 @@ class HookForwarder(Observer):
     """POSTs every trace event, as a hook-style event, to ``url``.
 
     Use it as an async context manager (it owns the sending task) and add it to the
-    runtime's observers.
+    runtime's observers. Leaving it waits up to ``flush_s`` for the queue to drain, so a
+    short-lived process (``cogpipe run``) still delivers its events.
 
     Args:
         url: the receiver, e.g. ``http://localhost:4000/events``.
@@ -47,6 +48,7 @@ class HookForwarder(Observer):
         retries: attempts after the first for a connection error, a 5xx, 408, 425 or
             429; a 4xx otherwise is final (the receiver will not take that event).
         backoff_s: the first retry's wait, doubled for each further one (with jitter).
+        flush_s: how long leaving waits for queued events to be delivered, seconds.
     """
 
     def __init__(
@@ -58,11 +60,14 @@ class HookForwarder(Observer):
         timeout_s: float = 5.0,
         retries: int = 3,
         backoff_s: float = 0.5,
+        flush_s: float = 2.0,
     ) -> None:
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
         self.url, self.source_app = url, source_app
         self.timeout_s, self.retries, self.backoff_s = timeout_s, retries, backoff_s
+        self.flush_s = flush_s
+        self._posting = False  # a POST (or its retries) is under way
         self.sent = self.dropped = self.failed = 0
         self._queue: deque[dict[str, Any]] = deque()
         self._max = max_queue
@@ -102,6 +107,9 @@ class HookForwarder(Observer):
     async def __aexit__(self, *exc_info: object) -> None:
         tg, self._tg = self._tg, None
         if tg is not None:
+            with anyio.move_on_after(self.flush_s):
+                while self._queue or self._posting:
+                    await anyio.sleep(0.02)
             tg.cancel_scope.cancel()
             await tg.__aexit__(None, None, None)
 
@@ -112,7 +120,11 @@ class HookForwarder(Observer):
                 await self._wake.wait()
                 self._wake = anyio.Event()
                 while self._queue:
-                    await self._post(client, self._queue.popleft())
+                    self._posting = True
+                    try:
+                        await self._post(client, self._queue.popleft())
+                    finally:
+                        self._posting = False
 
     async def _post(self, client: httpx2.AsyncClient, hook: dict[str, Any]) -> None:
         """Deliver one event, retrying what may pass later; count the outcome."""

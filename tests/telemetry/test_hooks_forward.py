@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from cogpipe.assembly import open_runtime
+from cogpipe.engine import TraceEvent
 from cogpipe.forward import HookForwarder
 from tests.helpers.hooks_receiver import HookReceiver
 from tests.helpers.runtime import Conversation
@@ -121,3 +122,12 @@ async def test_a_refusing_receiver_is_not_retried(tmp_path: Path) -> None:
     finally:
         refusing.close()
     assert stats["failed"] == refusing.requests > 0 and stats["sent"] == 0
+
+
+async def test_leaving_delivers_what_is_queued(receiver: HookReceiver) -> None:
+    events = [TraceEvent(i, 1.0, "s1", "r1", "g", "node.finished", "n") for i in range(1, 51)]
+    async with HookForwarder(receiver.url) as forwarder:
+        for event in events:
+            forwarder.on_event(event)
+    assert forwarder.stats()["sent"] == 50
+    assert [e["payload"]["cogpipe"]["seq"] for e in receiver.events] == list(range(1, 51))
