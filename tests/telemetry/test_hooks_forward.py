@@ -3,6 +3,9 @@ order, and a receiver that is down, slow or refusing never holds up a run."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,3 +134,25 @@ async def test_leaving_delivers_what_is_queued(receiver: HookReceiver) -> None:
             forwarder.on_event(event)
     assert forwarder.stats()["sent"] == 50
     assert [e["payload"]["cogpipe"]["seq"] for e in receiver.events] == list(range(1, 51))
+
+
+def test_cogpipe_run_forwards_its_turn(tmp_path: Path, receiver: HookReceiver) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "cogpipe"), "run", "--memory", QUESTION],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "COGPIPE_DATA_DIR": str(tmp_path),
+            "COGPIPE_HOOKS_URL": receiver.url,
+            "COGPIPE_HOOKS_SOURCE_APP": "terminal",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    types = [e["hook_event_type"] for e in receiver.events]
+    assert types[:2] == ["SessionStart", "UserPromptSubmit"] and types[-1] == "Stop"
+    assert {"PreToolUse", "PostToolUse"} <= set(types)
+    assert {e["source_app"] for e in receiver.events} == {"terminal"}
