@@ -34,7 +34,7 @@ from .handles import LLMHandle, Service, ToolHandle
 from .node import Node, RunContext
 from .plan import Plan, Step, plan_of
 from .session import Session
-from .telemetry import RunSpan, end_span
+from .telemetry import RunSpan, attach, detach, end_span
 from .trace import DETAIL_CHARS, EventBus, TraceEvent, preview
 
 __all__ = ["RunResult", "execute", "node_outputs"]
@@ -366,6 +366,9 @@ class _Run:
             trace_context=trace_context,
         )
         inputs = step.make_inputs(self.values[nid])
+        # while traced, the node span is current, so spans made inside the node (its own,
+        # an instrumented library's) nest under it
+        token = None if trace_context is None else attach(trace_context)
         t0 = time.perf_counter()
         try:
             if siblings:
@@ -405,6 +408,9 @@ class _Run:
             self.emit("node.finished", nid, kind, {"outputs": shown}, _ms(t0))
             if span is not None:
                 span.end()
+        finally:
+            if token is not None:
+                detach(token)
         ready: list[Step] = []
         self.route(step, fired, shown, ready)
         return ready

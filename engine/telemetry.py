@@ -27,7 +27,9 @@ A run's span starts a new trace; the span that was current when the run was star
 of the run span rather than its parent, since the request ends long before the run.
 Nodes that run concurrently get sibling spans: parents are passed explicitly
 (:attr:`RunContext.trace_context <cogpipe.engine.node.RunContext>`), never taken from
-whichever task happens to be current.
+whichever task happens to be current. While a traced node runs, its span is also the
+current one (``attach``/``detach``), so spans a node or an instrumented library makes
+with ``start_as_current_span`` nest under it.
 """
 
 from __future__ import annotations
@@ -37,10 +39,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry import trace
-from opentelemetry.context import Context
+from opentelemetry.context import Context, attach, detach
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
-__all__ = ["RunSpan", "end_span", "llm_span", "tool_span"]
+__all__ = ["RunSpan", "attach", "detach", "end_span", "llm_span", "tool_span"]
 
 _tracer = trace.get_tracer("cogpipe.engine")
 _ROOT = Context()  # no current span: the parent of every run span

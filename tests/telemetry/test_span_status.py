@@ -6,8 +6,9 @@ from __future__ import annotations
 import anyio
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
+from pydantic import BaseModel
 
-from cogpipe.engine import NodeRunError
+from cogpipe.engine import Node, NodeRunError, Registry, RunContext
 from cogpipe.engine.testing import run_graph
 from tests.engine.kinds import REGISTRY
 from tests.engine.test_executor import AFTER_THE_ANSWER, FAN_OUT
@@ -76,3 +77,42 @@ async def test_no_trace_context_no_llm_span(openai_server: OpenAITestServer) -> 
             ctx, _ = llm_context(llm)
             await ctx.llm.complete("fast", "hello")
     assert exporter.get_finished_spans() == ()
+
+
+class Traced(Node, register=False):
+    """Makes a span of its own, as node code or an instrumented library would."""
+
+    kind = "t_traced"
+
+    class Inputs(BaseModel):
+        text: str
+
+    class Outputs(BaseModel):
+        text: str | None = None
+
+    async def run(self, inputs: Inputs, ctx: RunContext) -> Outputs:
+        with trace.get_tracer("user code").start_as_current_span("my own work"):
+            await anyio.sleep(0)
+        return self.Outputs(text=inputs.text)
+
+
+async def test_spans_made_inside_a_node_nest_under_its_span() -> None:
+    yaml = """
+name: traced
+entry: {message: [a.text, b.text]}
+nodes:
+  a: {kind: t_traced}
+  b: {kind: t_traced}
+outputs: {a: a.text, b: b.text}
+"""
+    with recording() as exporter:
+        await run_graph(yaml, "hi", registry=Registry([Traced]))
+        outside = trace.get_tracer("test").start_span("after the run")
+        outside.end()
+    spans = list(exporter.get_finished_spans())
+    nodes = {s.context.span_id: s.name for s in spans if s.name.startswith("node ")}
+    mine = [s for s in spans if s.name == "my own work"]
+    assert len(mine) == 2
+    assert sorted(nodes[s.parent.span_id] for s in mine if s.parent) == ["node a", "node b"]
+    after = next(s for s in spans if s.name == "after the run")
+    assert after.parent is None  # the node's span is current only while it runs
