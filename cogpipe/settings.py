@@ -29,7 +29,15 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -155,6 +163,14 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="price per 1M tokens by model name, for the cost metrics (a JSON object "
         'in the environment: {"gpt-4o": {"input": 2.5, "output": 10}}); none assumed',
+    )
+    hooks_url: HttpUrl | None = Field(
+        None,
+        description="where to POST every trace event as a hook-style event (the multi-agent "
+        "observability dashboard's /events; docs/observability.md); none: not forwarded",
+    )
+    hooks_source_app: str = Field(
+        "cogpipe", min_length=1, description="the source_app of forwarded hook events"
     )
 
     @field_validator("node_modules", "allowed_hosts", mode="before")

@@ -50,6 +50,9 @@ class RunStarted(_Data):
 
     entry: str
     input: str
+    trace_id: str | None = Field(
+        None, description="the run span's OpenTelemetry trace id (32 hex digits) when traced"
+    )
 
 
 class RunFinished(_Data):

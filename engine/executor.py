@@ -34,6 +34,7 @@ from .handles import LLMHandle, Service, ToolHandle
 from .node import Node, RunContext
 from .plan import Plan, Step, plan_of
 from .session import Session
+from .telemetry import RunSpan, attach, detach, end_span
 from .trace import DETAIL_CHARS, EventBus, TraceEvent, preview
 
 __all__ = ["RunResult", "execute", "node_outputs"]
@@ -56,6 +57,8 @@ class RunResult:
         warnings: one line per failure of a non-critical node
             (``node 'memorizer' (memorizer_v1) failed: LLMError: ...``).
         duration_ms: wall time of the run in milliseconds.
+        trace_id: the OpenTelemetry trace id of the run's span (32 hex digits), or
+            ``None`` when no tracing SDK is set up (:mod:`~cogpipe.engine.telemetry`).
     """
 
     run_id: str
@@ -69,6 +72,7 @@ class RunResult:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
+    trace_id: str | None = None
 
 
 async def execute(
@@ -150,6 +154,7 @@ class _Run:
         self.result = RunResult(run_id, session.id, graph.name)
         self.context: list[str] = []
         self.tg: anyio.abc.TaskGroup | None = None
+        self.span: RunSpan | None = None
 
     def emit(
         self,
@@ -179,7 +184,11 @@ class _Run:
     async def execute(self, entry: str, payload: Any) -> RunResult:
         t0 = time.perf_counter()
         fed = self.entry_values(entry, payload)
-        self.emit("run.started", data={"entry": entry, "input": preview(payload)})
+        started = {"entry": entry, "input": preview(payload)}
+        span = self.span = RunSpan.start(self.graph.name, self.run_id, self.session.id, entry)
+        if span is not None:
+            started["trace_id"] = self.result.trace_id = span.trace_id
+        self.emit("run.started", data=started)
         try:
             ready = self.start(fed)
             async with anyio.create_task_group() as tg:
@@ -193,6 +202,8 @@ class _Run:
         except anyio.get_cancelled_exc_class():
             self.finish("cancelled", t0)
             self.emit("run.cancelled", duration_ms=self.result.duration_ms)
+            if span is not None:
+                end_span(span.span, "cancelled", "cancelled")
             raise
         except BaseException as exc:
             error = _first_node_error(exc)
@@ -207,6 +218,8 @@ class _Run:
                 {"error": error.message},
                 self.result.duration_ms,
             )
+            if span is not None:
+                end_span(span.span, error.message, type(error.cause).__name__)
             raise error from error.cause
         self.finish("finished", t0)
         self.emit(
@@ -219,6 +232,8 @@ class _Run:
             },
             duration_ms=self.result.duration_ms,
         )
+        if span is not None:
+            span.span.end()
         return self.result
 
     def finish(self, status: str, t0: float, error: str | None = None) -> None:
@@ -335,6 +350,9 @@ class _Run:
     async def run_node(self, step: Step, siblings: bool = False) -> list[Step]:
         nid, kind = step.id, step.kind
         self.emit("node.started", nid, kind, {"inputs": self.shown[nid]})
+        span = trace_context = None
+        if self.span is not None:
+            span, trace_context = self.span.node(nid, kind)
         ctx = RunContext(
             node=nid,
             kind=kind,
@@ -345,8 +363,12 @@ class _Run:
             emit=self.emit,
             llm=self.llm,
             tools=self.tools,
+            trace_context=trace_context,
         )
         inputs = step.make_inputs(self.values[nid])
+        # while traced, the node span is current, so spans made inside the node (its own,
+        # an instrumented library's) nest under it
+        token = None if trace_context is None else attach(trace_context)
         t0 = time.perf_counter()
         try:
             if siblings:
@@ -362,6 +384,8 @@ class _Run:
             fired = _fired(step.cls, out)
         except anyio.get_cancelled_exc_class():
             self.emit("node.cancelled", nid, kind, None, _ms(t0))
+            if span is not None:
+                end_span(span, "cancelled", "cancelled")
             raise
         except Exception as exc:
             if isinstance(exc, TimeoutError) and step.timeout_s is not None:
@@ -370,6 +394,8 @@ class _Run:
             error = NodeRunError(nid, kind, exc)
             data = {"error": f"{type(exc).__name__}: {exc}", "critical": step.critical}
             self.emit("node.failed", nid, kind, data, _ms(t0))
+            if span is not None:
+                end_span(span, error.message, type(exc).__name__)
             if step.critical:
                 raise error from exc
             # A non-critical failure is a warning; its outputs count as empty.
@@ -380,6 +406,11 @@ class _Run:
             self.result.executed.append(nid)
             shown = {port: preview(value, DETAIL_CHARS) for port, value in fired.items()}
             self.emit("node.finished", nid, kind, {"outputs": shown}, _ms(t0))
+            if span is not None:
+                span.end()
+        finally:
+            if token is not None:
+                detach(token)
         ready: list[Step] = []
         self.route(step, fired, shown, ready)
         return ready

@@ -24,6 +24,7 @@ from cogpipe.engine import (
 )
 from cogpipe.engine.events import events_schema
 from cogpipe.engine.session import jsonable
+from cogpipe.forward import HookForwarder
 from cogpipe.settings import Settings
 
 from .errors import ApiError, problem_texts
@@ -107,6 +108,7 @@ async def health(rt: RuntimeDep) -> dict[str, Any]:
         "tools": [{**t, "up": t["status"] == "up"} for t in tools],
         "default_graph": _default_graph(rt),
         "sessions": len(rt.session_ids()),
+        "hooks": next((o.stats() for o in rt.bus.observers if isinstance(o, HookForwarder)), None),
     }
 
 

@@ -27,8 +27,9 @@ import cogpipe.frontend
 from cogpipe.assembly import catalog, open_runtime
 from cogpipe.engine import GraphCatalog, tune_gc
 from cogpipe.settings import Settings
+from cogpipe.telemetry import exporting, instrument_app
 
-from . import api, metrics, streams
+from . import api, hooks, metrics, streams
 from .accesslog import redact_access_log
 from .errors import install_error_handlers
 from .metrics import Metrics
@@ -90,7 +91,8 @@ def create_app(
     Returns:
         The app; ``app.state`` holds ``settings`` and, while it runs, ``runtime``,
         ``runs`` (:class:`RunRegistry`), ``metrics`` (:class:`Metrics`) and ``streams``
-        (:class:`EventStreams`).
+        (:class:`EventStreams`); ``hooks`` (:class:`~cogpipe.server.hooks.HookStore`) holds
+        other agents' events.
     """
     settings = settings or Settings.load()
     if token is _FROM_SETTINGS:
@@ -107,10 +109,12 @@ def create_app(
     )
     app.state.settings = settings
     app.state.tickets = tickets = StreamTickets()
+    app.state.hooks = hooks.HookStore()  # events other agents post (federated HUD)
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(streams.router)
     app.include_router(metrics.router)
+    app.include_router(hooks.router)
     _api_docs(app)
     _mount_frontend(app, frontend_dir or FRONTEND_DIR)
     finish_openapi(app, guarded=bool(token))
@@ -239,7 +243,8 @@ def serve(settings: Settings) -> int:
 
     Args:
         settings: as loaded by the CLI; ``host``, ``port`` and ``default_graph`` say
-            where to listen and what new sessions run.
+            where to listen and what new sessions run. Spans are exported as the
+            ``OTEL_*`` variables say (:func:`cogpipe.telemetry.exporting`).
 
     Returns:
         The exit status: 0 after a clean stop (Ctrl-C), 1 when the server could not
@@ -248,6 +253,7 @@ def serve(settings: Settings) -> int:
     Raises:
         NodeModuleError: a node module cannot be imported.
         UnknownGraphError, GraphValidationError: ``default_graph`` names no runnable graph.
+        TelemetryError: the ``OTEL_*`` variables ask for an unknown protocol.
     """
     _report_broken(catalog(settings))  # a bad node module or default graph fails here
     host, port = settings.host, settings.port
@@ -274,6 +280,9 @@ def serve(settings: Settings) -> int:
         app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5
     )
     server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after stopping
-        server.run()
+    with exporting() as tracing:  # OTEL_* variables; None when export is off
+        if tracing is not None:
+            instrument_app(app, tracing)
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after stopping
+            server.run()
     return 0 if server.started else 1

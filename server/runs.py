@@ -55,6 +55,7 @@ class RunRecord:
     queued: float = field(default_factory=time.time)
     started: float | None = None
     duration_ms: float | None = None
+    trace_id: str | None = None
     cancel_requested: bool = False
     scope: anyio.CancelScope | None = None
     ended: anyio.Event = field(default_factory=anyio.Event)
@@ -82,6 +83,7 @@ class RunRecord:
             "queued": self.queued,
             "started": self.started,
             "duration_ms": duration,
+            "trace_id": self.trace_id,
         }
 
 
@@ -155,6 +157,7 @@ class RunRegistry(Observer):
             record.skipped += 1
         elif kind == "run.started":
             record.status, record.started = "running", event.ts
+            record.trace_id = (event.data or {}).get("trace_id")
             if event.graph != record.graph:  # switched while the run was queued
                 record.graph = event.graph
                 graph = self.runtime.catalog.get(event.graph)

@@ -74,6 +74,8 @@ export const api = {
   traces: () => request('GET', '/api/traces'),
   figures: (id) => request('GET', `/api/metrics/sessions/${enc(id)}`),
   traceText: (name) => getText(`/api/traces/${enc(name)}`),
+  hookSessions: () => request('GET', '/api/hooks/sessions'),
+  hookEvents: (app, id) => request('GET', `/api/hooks/events?source_app=${enc(app)}&session_id=${enc(id)}`),
 };
 
 /** GET a text body (a JSONL trace file) with the token; ApiError when not 2xx. */

@@ -131,7 +131,10 @@ export class Inspector {
 
   runPart(rec, run, state, key) {
     if (!run) return section('Run', h('p', { class: 'muted' }, 'No run shown yet: send a message.'));
-    const title = ['Run ', h('span', { class: 'run-id', title: run.id }, run.id.slice(0, 8))];
+    const title = ['Run ', h('span', { class: 'run-id', title: run.id }, run.id.slice(0, 8)),
+      // the OpenTelemetry trace id, to find the run in an OTLP backend (docs/observability.md)
+      run.traceId ? [' · trace ', h('code', { class: 'trace-id', testid: 'inspector-trace-id',
+        title: 'OpenTelemetry trace id' }, run.traceId)] : null];
     if (!rec) {
       return section(title, h('p', { class: 'muted', testid: 'inspector-timing' },
         `This node ${NOT_RUN[state] ?? 'has no record in this run'}.`));

@@ -20,6 +20,7 @@ import { EventStream } from './stream.js';
 import { GraphSwitcher } from './switcher.js';
 import { Timeline } from './timeline.js';
 import { TraceDialog } from './tracedialog.js';
+import { AgentsDialog } from './agents.js';
 import { elementsFromRun } from './traces.js';
 
 const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
@@ -71,6 +72,11 @@ const traces = new TraceDialog($('trace-dialog'), {
   onShow: (run) => { stopReplay(); pinned = run.id; schedule(); },
   onReplay: (run) => startReplay(run),
 });
+const agents = new AgentsDialog($('agents-dialog'), {
+  listSessions: api.hookSessions,
+  listEvents: api.hookEvents,
+});
+$('agents-button').addEventListener('click', () => agents.open());
 resizable($('layout'));
 timeline.onZoom = () => timeline.render(shownRun(), clock());
 

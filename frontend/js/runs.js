@@ -13,7 +13,7 @@ function newNode(id, kind) {
 
 function newRun(ev) {
   return { id: ev.run_id, session: ev.session_id, graph: ev.graph, entry: null, input: null,
-    start: ev.ts, end: null, status: 'running', error: null, failedNode: null, duration_ms: null,
+    traceId: null, start: ev.ts, end: null, status: 'running', error: null, failedNode: null, duration_ms: null,
     nodes: new Map(), edges: new Map(), events: [], last: ev.ts, ledger: null };
 }
 
@@ -109,7 +109,7 @@ function applyRun(run, ev, d) {
   if (ev.type === 'run.ledger') {
     run.ledger = d; // where the time went (docs/observability.md), after the run's end
   } else if (ev.type === 'run.started') {
-    Object.assign(run, { entry: d.entry, input: d.input, start: ev.ts });
+    Object.assign(run, { entry: d.entry, input: d.input, start: ev.ts, traceId: d.trace_id ?? null });
   } else if (ENDED.has(ev.type.slice(4))) {
     Object.assign(run, { status: ev.type.slice(4), end: ev.ts, duration_ms: ev.duration_ms,
       error: d.error ?? null, failedNode: ev.type === 'run.failed' ? ev.node : null,
