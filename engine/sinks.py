@@ -16,7 +16,7 @@ import anyio
 from .files import private_file, private_folder
 from .trace import Observer, TraceEvent
 
-__all__ = ["CallbackObserver", "JsonlSink", "RingBuffer", "Subscription"]
+__all__ = ["CallbackObserver", "EventLog", "JsonlSink", "RingBuffer", "Subscription"]
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +26,39 @@ class RingBuffer(Observer):
 
     Args:
         size: events kept per session; older ones are dropped.
+        max_total: events kept over all sessions; past it, the rings of the sessions
+            whose ring was started longest ago are dropped whole (an
+            :class:`EventLog`, when there is one, still has their events).
+            ``None``: no global limit.
     """
 
-    def __init__(self, size: int = 5000) -> None:
+    def __init__(self, size: int = 5000, max_total: int | None = None) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
         self.size = size
+        self.max_total = max_total
+        self.total = 0
+        """Events held now, over all sessions."""
         self._rings: dict[str, deque[TraceEvent]] = {}
 
     def on_event(self, event: TraceEvent) -> None:
         ring = self._rings.get(event.session_id)
         if ring is None:
             ring = self._rings[event.session_id] = deque(maxlen=self.size)
+        if len(ring) < self.size:
+            self.total += 1
+            if self.max_total is not None and self.total > self.max_total:
+                self._shed(event.session_id)
         ring.append(event)
+
+    def _shed(self, keep: str) -> None:
+        """Drop whole rings, oldest first, until the total is within ``max_total``."""
+        assert self.max_total is not None
+        for sid in list(self._rings):
+            if self.total <= self.max_total:
+                return
+            if sid != keep:
+                self.total -= len(self._rings.pop(sid))
 
     def events(self, session_id: str, after: int = 0) -> list[TraceEvent]:
         """Return the kept events of a session with ``seq > after``, oldest first."""
@@ -49,7 +69,35 @@ class RingBuffer(Observer):
 
     def forget(self, session_id: str) -> None:
         """Drop a session's events."""
-        self._rings.pop(session_id, None)
+        ring = self._rings.pop(session_id, None)
+        if ring is not None:
+            self.total -= len(ring)
+
+    def sessions(self) -> int:
+        """Return how many sessions have events here."""
+        return len(self._rings)
+
+
+class EventLog(Observer):
+    """Where trace events outlive the process (a session database's ``events`` table):
+    the runtime reads it to resume a stream past what its ring holds. This base keeps
+    nothing; :class:`~cogpipe.engine.store.SqliteEventLog` is the real one."""
+
+    failed = 0
+    """Events that could not be stored."""
+    dropped = 0
+    """Events the writer was too far behind to take."""
+
+    def events(self, session_id: str, after: int, before: int | None = None) -> list[TraceEvent]:
+        """Return the stored events of a session with ``after < seq < before``, in order."""
+        return []
+
+    def last_seq(self, session_id: str) -> int:
+        """Return the highest stored ``seq`` of a session (0 when none)."""
+        return 0
+
+    def flush(self) -> None:
+        """Block until every event handed over is stored."""
 
 
 class CallbackObserver(Observer):

@@ -204,7 +204,7 @@ class EventStreams:
             if after is None:
                 return [], 0, {}
             last = self._clamp(session_id, after)
-            events = self.runtime.ring.events(session_id, last)
+            events = self.runtime.events(session_id, last)
             first = events[0].seq if events else self.runtime.session(session_id).seq + 1
             gap = max(0, first - last - 1) if last > 0 else 0
             return events, gap, {session_id: events[-1].seq if events else last}
