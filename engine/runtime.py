@@ -222,6 +222,11 @@ class Runtime:
         lock = self._locks.get(session_id)
         if lock is not None and lock.locked():
             return False
+        active = self._active.pop(session_id, None)
+        if active is not None:  # first, so that no start() hook changes what is saved
+            active.scope.cancel()
+            if self._tg is not None:
+                self._tg.start_soon(self._stop, active)
         session = self._sessions.get(session_id)
         if session is not None:
             try:
@@ -233,9 +238,6 @@ class Runtime:
         self._used.pop(session_id, None)
         self._locks.pop(session_id, None)
         self.ring.forget(session_id)
-        active = self._active.pop(session_id, None)
-        if active is not None and self._tg is not None:
-            self._tg.start_soon(self._stop, active)
         self.evicted += 1
         return True
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import re
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +15,7 @@ from .errors import StoreError
 from .files import private_file, private_folder
 from .runs import ACTIVE_STATUSES, RunRecord, RunStatus
 from .session import Session, jsonable
-from .sinks import EventLog
+from .sinks import EventLog, QueuedWriter
 from .text import clean, dumps_clean
 from .trace import TraceEvent
 
@@ -192,17 +190,17 @@ def _queued(record: RunRecord) -> float:
     return record.queued
 
 
-class SqliteEventLog(EventLog):
+class SqliteEventLog(QueuedWriter, EventLog):
     """Every trace event, appended to the ``events`` table of a session database, so a
     session's event stream can be resumed after a restart.
 
-    The engine only enqueues (``on_event`` never touches the disk); a writer thread
-    with its own connection inserts what is queued in one transaction, so a burst
-    costs one commit. Per session, the last ``keep`` events are kept (older rows are
-    deleted as new ones arrive). A ``kill -9`` loses at most the events still queued;
-    a stream resumed past what was kept says so with ``stream.lost``. A batch that
-    cannot be written (a full disk) is counted in ``failed``, the first failure logged,
-    and the writer goes on; ``dropped`` counts events the writer was too far behind for.
+    The engine only enqueues; a writer thread with its own connection inserts what is
+    queued in one transaction (see :class:`~cogpipe.engine.sinks.QueuedWriter`), so a
+    burst costs one commit. Per session, the last ``keep`` events are kept (older rows
+    are deleted as new ones arrive). A ``kill -9`` loses at most the events still
+    queued; a stream resumed past what was kept says so with ``stream.lost``. A batch
+    that cannot be written (a full disk, a database held by another process) is counted
+    in ``failed``, the first failure logged, and the writer goes on.
 
     Args:
         path: the session database (the same file as :class:`SqliteSessionStore`).
@@ -219,19 +217,10 @@ class SqliteEventLog(EventLog):
         timeout_s: float = 10.0,
     ) -> None:
         self.path, self.keep, self._timeout_s = str(path), keep, timeout_s
-        self.failed = self.dropped = 0
         self._step = max(1, keep // 4)
         self._reader = _connect(self.path, timeout_s)
         self._reader.executescript(_SCHEMA)
-        self._queue: queue.Queue[TraceEvent | None] = queue.Queue(max_queue)
-        self._thread = threading.Thread(target=self._write, name="cogpipe-events", daemon=True)
-        self._thread.start()
-
-    def on_event(self, event: TraceEvent) -> None:
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
-            self.dropped += 1
+        self._start_writer("cogpipe-events", max_queue)
 
     def events(self, session_id: str, after: int, before: int | None = None) -> list[TraceEvent]:
         """Return the stored events of a session with ``after < seq < before``, in order."""
@@ -248,62 +237,28 @@ class SqliteEventLog(EventLog):
         ).fetchone()
         return int(row[0] or 0)
 
-    def _write(self) -> None:
-        db = _connect(
-            self.path, self._timeout_s
-        )  # a connection belongs to the thread that opened it
-        try:
-            while (first := self._queue.get()) is not None:
-                batch = [first]
-                stop = False
-                while len(batch) < 1000:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        stop = True
-                        break
-                    batch.append(more)
-                self._insert(db, batch)
-                for _ in batch:
-                    self._queue.task_done()
-                if stop:
-                    break
-        finally:
-            db.close()
-            self._queue.task_done()  # the None that ended the loop
+    def _open_writer(self) -> None:
+        self._db = _connect(self.path, self._timeout_s)  # a connection stays in its thread
 
-    def _insert(self, db: sqlite3.Connection, batch: list[TraceEvent]) -> None:
+    def _close_writer(self) -> None:
+        self._db.close()
+
+    def _write_batch(self, events: list[TraceEvent]) -> None:
         step = self._step
-        prune = {e.session_id: e.seq for e in batch if e.seq % step == 0}
+        prune = {e.session_id: e.seq for e in events if e.seq % step == 0}
         try:
-            with db:
-                db.executemany(
+            with self._db:
+                self._db.executemany(
                     "INSERT INTO events (session_id, seq, data) VALUES (?, ?, ?)",
-                    [(e.session_id, e.seq, e.to_json()) for e in batch],
+                    [(e.session_id, e.seq, e.to_json()) for e in events],
                 )
-                db.executemany(
+                self._db.executemany(
                     "DELETE FROM events WHERE session_id = ? AND seq <= ?",
                     [(sid, seq - self.keep) for sid, seq in prune.items()],
                 )
         except Exception:  # a full disk, a removed file: count, go on
-            self.failed += len(batch)
-            if self.failed == len(batch):
-                log.exception(
-                    "could not store %d trace events in %s; later failures are counted "
-                    "only (SqliteEventLog.failed)",
-                    len(batch),
-                    self.path,
-                )
-
-    def flush(self) -> None:
-        """Block until every queued event is written (for tests and shutdown)."""
-        if self._thread.is_alive():
-            self._queue.join()
+            self._failed(len(events), f"could not store {len(events)} trace events in {self.path}")
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+        super().close()
         self._reader.close()
