@@ -136,6 +136,8 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             ) as client:
                 await _wait_up(client, proc)
                 phases = [{"phase": 0, "turns": 0, "rss_mb": round(_rss_mb(proc.pid), 1)}]
+                if not args.json:
+                    print(json.dumps(phases[0]), flush=True)
                 for n in range(1, args.phases + 1):
                     start = time.perf_counter()
                     turns = await _phase(client, args.sessions, args.turns, args.concurrency)

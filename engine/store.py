@@ -52,6 +52,9 @@ _ACTIVE = tuple(str(s) for s in ACTIVE_STATUSES)
 def _connect(path: str, timeout_s: float) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=timeout_s)  # how long a write waits for another
     db.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL loses no commit when the process dies (kill -9), only on power
+    # loss or an OS crash, and spares an fsync per commit (1.9 ms -> ~0.05 ms here).
+    db.execute("PRAGMA synchronous=NORMAL")
     return db
 
 
