@@ -76,7 +76,7 @@ class CallTool(Node):
 
 class FaultStep(Node):
     """``fail``: raises; ``sleep:N``: naps N seconds, a ``fault.tick`` event every 0.1 s;
-    anything else: echoes it."""
+    ``big:N``: emits a ``fault.big`` event of N bytes; then it echoes the text."""
 
     kind = "fault_step_v1"
     Inputs = Text
@@ -85,6 +85,8 @@ class FaultStep(Node):
     async def run(self, inputs: Text, ctx: RunContext) -> Answer:
         if inputs.text == "fail":
             raise RuntimeError("told to fail")
+        if inputs.text.startswith("big:"):
+            ctx.emit("fault.big", {"pad": "x" * int(inputs.text[4:])})
         if inputs.text.startswith("sleep:"):
             for i in range(int(float(inputs.text[6:]) * 10)):
                 ctx.emit("fault.tick", {"i": i})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -28,8 +29,10 @@ from .conftest import fault_settings, history, session_on, turn
 class Serve:
     """``cogpipe serve`` in a subprocess over one data folder, restartable."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(
+        self, root: Path, env: dict[str, str] | None = None, max_file_bytes: int | None = None
+    ) -> None:
+        self.root, self.env, self.max_file_bytes = root, env or {}, max_file_bytes
         fault_settings(root)  # writes the graphs
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
@@ -43,12 +46,18 @@ class Serve:
             "COGPIPE_DEFAULT_GRAPH": "step",
             "COGPIPE_TOOL_SERVERS": "none",
             "COGPIPE_NODE_MODULES": kinds.__file__,
+            **self.env,
         }
         cmd = [sys.executable, "-m", "cogpipe.server.cli", "serve", "--port", str(port)]
         log = self.root / "serve.log"
         with log.open("ab") as err:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                cmd, env=env, cwd=self.root, stdout=subprocess.DEVNULL, stderr=err
+                cmd,
+                env=env,
+                cwd=self.root,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                preexec_fn=self._limit_files if self.max_file_bytes else None,
             )
         self.url = f"http://127.0.0.1:{port}"
         async with httpx2.AsyncClient(base_url=self.url) as c:
@@ -60,6 +69,16 @@ class Serve:
                             return
                     except httpx2.TransportError:
                         await anyio.sleep(0.1)
+
+    def _limit_files(self) -> None:
+        """In the child: no file may grow past ``max_file_bytes`` (a write past it fails
+        with EFBIG, as on a full disk; Python ignores the SIGXFSZ signal)."""
+        assert self.max_file_bytes is not None
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.max_file_bytes, self.max_file_bytes))
+
+    def log(self) -> str:
+        """Return what the server wrote to stderr."""
+        return (self.root / "serve.log").read_text()
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -159,3 +178,27 @@ async def test_a_trace_folder_that_disappears_is_counted_and_runs_go_on(tmp_path
             assert [t["status"] for t in await history(c, sid)] == ["finished"] * 4
     finally:
         thread.stop()
+
+
+async def test_a_trace_file_that_cannot_grow_is_reported_once_and_runs_go_on(
+    tmp_path: Path,
+) -> None:
+    # the sessions stay in memory: only the trace file grows, and it stops at 64 KB
+    env = {"COGPIPE_SESSION_DB": "memory"}
+    served = Serve(tmp_path, env, max_file_bytes=64_000)
+    await served.start()
+    try:
+        async with httpx2.AsyncClient(base_url=served.url, timeout=10) as c:
+            sid = await session_on(c, "step")
+            runs = [await turn(c, sid, "big:100000")]  # its event cannot be written
+            runs += [await turn(c, sid, f"then {i}") for i in range(3)]
+            assert [r["status"] for r in runs] == ["finished"] * 4
+            with anyio.fail_after(5):
+                while (await c.get("/api/health")).json()["failures"]["trace"]["failed"] < 2:
+                    await anyio.sleep(0.05)
+            assert len(await history(c, sid)) == 4
+    finally:
+        served.stop()
+    log = served.log()
+    assert log.count("could not write a") == 1, log[-3000:]  # reported once, then counted
+    assert "File too large" in log
