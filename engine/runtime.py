@@ -212,7 +212,8 @@ class Runtime:
 
     def evict_session(self, session_id: str) -> bool:
         """Drop an idle session from memory: its session object, events, lock and node
-        instances (stopped in the background). It stays in the store and is reloaded
+        instances (their ``start()`` hooks are cancelled first, then the session is
+        saved; ``stop()`` runs in the background). It stays in the store and is reloaded
         by its next use.
 
         Returns:

@@ -32,7 +32,10 @@ async def test_an_idle_session_is_evicted_and_comes_back_from_the_store(tmp_path
         assert Ticker.stopped == ["ticker"]  # its node instances were stopped
         back = rt.session(session.id)  # reloaded from the store, history and state kept
         assert back is not session and [t.input for t in back.history] == ["one"]
-        assert back.seq == session.seq and back.state["ticker"] == session.state["ticker"]
+        # saved as it was when evicted; the hook, cancelled then, may land one last tick
+        # on the object that left memory (asyncio delivers a cancellation at the next step)
+        saved, left = back.state["ticker"]["ticks"], session.state["ticker"]["ticks"]
+        assert back.seq == session.seq and 0 < saved <= left <= saved + 1
         result = await rt.run(session.id, "message", "two")
         assert result.status == "finished" and len(back.history) == 2
     store.close()
