@@ -34,6 +34,7 @@ from cogpipe.engine import (
     TraceEvent,
     Turn,
     UnknownEntryError,
+    preview,
 )
 from cogpipe.engine import RunRecord as StoredRun
 from cogpipe.engine.session import jsonable
@@ -212,7 +213,8 @@ class RunRegistry(Observer):
                 record.ended or time.time(),
             )
             session.add_turn(turn)
-            rt.emit(session, "run.interrupted", {"error": record.error}, run_id=record.run_id)
+            data = {"error": record.error, "entry": record.entry, "input": preview(record.input)}
+            rt.emit(session, "run.interrupted", data, run_id=record.run_id)
             rt.store.save(session)
         return found
 
