@@ -76,27 +76,13 @@ class RunRecord:
 
     def info(self) -> dict[str, Any]:
         """Return the run as the API shows it (see ``server.models.RunInfo``)."""
-        duration = self.duration_ms
-        if duration is None and self.started is not None and self.active:
-            duration = round((time.time() - self.started) * 1000, 3)
-        return {
-            "run_id": self.run_id,
-            "session_id": self.session_id,
-            "graph": self.graph,
-            "entry": self.entry,
-            "status": self.status,
-            "progress": {"done": self.done, "skipped": self.skipped, "total": self.total},
-            "outputs": self.outputs,
-            "error": self.error,
-            "warnings": self.warnings,
-            "queued": self.queued,
-            "started": self.started,
-            "duration_ms": duration,
-        }
+        info = stored_info(self.stored())
+        if info["duration_ms"] is None and self.started is not None and self.active:
+            info["duration_ms"] = round((time.time() - self.started) * 1000, 3)
+        return info
 
     def stored(self) -> StoredRun:
         """Return the record to write to the session store (progress goes to ``extra``)."""
-        ended = self.queued if self.active else time.time()
         return StoredRun(
             self.run_id,
             self.session_id,
@@ -106,7 +92,7 @@ class RunRecord:
             self.status,
             self.queued,
             self.started,
-            None if self.active else ended,
+            None if self.active else time.time(),
             self.duration_ms,
             self.outputs,
             self.error,
@@ -116,7 +102,7 @@ class RunRecord:
 
 
 def stored_info(record: StoredRun) -> dict[str, Any]:
-    """Return a stored run record as ``GET /api/runs/{id}`` shows it."""
+    """Return a run record as ``GET /api/runs/{id}`` shows it (``server.models.RunInfo``)."""
     progress = record.extra.get("progress") or {"done": 0, "skipped": 0, "total": 0}
     return {
         "run_id": record.run_id,
@@ -209,7 +195,7 @@ class RunRegistry(Observer):
                 record.entry,
                 record.input,
                 {},
-                RunStatus.INTERRUPTED,
+                str(RunStatus.INTERRUPTED),
                 record.ended or time.time(),
             )
             session.add_turn(turn)
