@@ -100,6 +100,28 @@ async def test_a_stream_resumes_across_a_restart(serve, tmp_path: Path) -> None:
     assert live[0].event["seq"] == seq + 1  # numbers go on, never reused
 
 
+async def test_the_all_sessions_stream_says_what_a_restart_lost(serve, tmp_path: Path) -> None:
+    db = tmp_path / "all.db"
+    first = serve(settings={"session_db": db})
+    async with httpx2.AsyncClient(base_url=first.url) as c:
+        sid = await new_session(c)
+        await run_to_end(c, await send(c, sid, "one"))
+        seq = (await c.get(f"/api/sessions/{sid}")).json()["seq"]
+    first.stop()
+    second = serve(settings={"session_db": db})
+    async with httpx2.AsyncClient(base_url=second.url) as c:
+        # this stream resumes from its own record of this process's events only
+        headers = {"Last-Event-ID": f"{sid}:3"}
+        async with c.stream("GET", "/api/events", headers=headers) as resp:
+            notice = await SSEReader(resp).next_event()
+        assert notice.event == {"type": "stream.lost", "data": {"lost": seq - 3}}
+        headers = {"Last-Event-ID": "nobody:3"}  # an unknown session: live, nothing lost
+        async with c.stream("GET", "/api/events", headers=headers) as resp:
+            reader = SSEReader(resp)
+            await send(c, sid, "two")
+            assert (await reader.next_event()).event["type"] == "run.started"
+
+
 async def test_a_store_that_cannot_be_written_answers_503(serve, tmp_path: Path) -> None:
     db = tmp_path / "locked.db"
     running = serve(settings={"session_db": db, "session_db_timeout_s": 0.1})
@@ -114,11 +136,15 @@ async def test_a_store_that_cannot_be_written_answers_503(serve, tmp_path: Path)
             assert "nothing was accepted" in r.json()["error"]
             assert r.headers["Retry-After"] == "5"
             assert running.app.state.runs.recent() == []  # nothing was accepted
+            r = await c.post("/api/sessions", json={})
+            assert r.status_code == 503
+            assert r.json()["error"].startswith("the session store could not save session")
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()
         run = await run_to_end(c, await send(c, sid, "accepted"))
         assert run["status"] == "finished"
+        assert len((await c.get("/api/sessions")).json()) == 1  # the refused one is not there
 
 
 async def test_health_shows_memory_and_write_failures(serve) -> None:
