@@ -315,8 +315,13 @@ class JsonlSink(QueuedWriter):
         if max_bytes <= 0:
             raise ValueError("max_bytes must be a positive number of bytes")
         self.path = private_folder(directory, "trace folder") / f"{prefix}.jsonl"
-        self._handler = _PrivateRotatingFile(
-            self.path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        self._handler = _PrivateRotatingFile(  # opened by the first write: a file that
+            # cannot be opened is a counted failure, not a server that does not start
+            self.path,
+            maxBytes=max_bytes,
+            backupCount=backups,
+            encoding="utf-8",
+            delay=True,
         )
         self._handler.setFormatter(logging.Formatter("%(message)s"))
         self._start_writer("cogpipe-jsonl", max_queue)

@@ -202,3 +202,22 @@ async def test_a_trace_file_that_cannot_grow_is_reported_once_and_runs_go_on(
     log = served.log()
     assert log.count("could not write a") == 1, log[-3000:]  # reported once, then counted
     assert "File too large" in log
+
+
+async def test_a_trace_file_that_cannot_be_opened_does_not_stop_the_server(
+    tmp_path: Path,
+) -> None:
+    settings = fault_settings(tmp_path)
+    (settings.trace_dir / "cogpipe.jsonl").mkdir(parents=True)  # not a file: open() fails
+    thread = ServerThread(create_app(settings, token=None), timeout_graceful_shutdown=2)
+    thread.start(30)
+    try:
+        async with httpx2.AsyncClient(base_url=thread.url, timeout=10) as c:
+            sid = await session_on(c, "step")
+            assert (await turn(c, sid, "traced nowhere"))["status"] == "finished"
+            with anyio.fail_after(5):
+                while not (await c.get("/api/health")).json()["failures"]["trace"]["failed"]:
+                    await anyio.sleep(0.05)
+            assert (await turn(c, sid, "again"))["status"] == "finished"
+    finally:
+        thread.stop()
