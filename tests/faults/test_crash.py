@@ -11,7 +11,8 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import httpx2
 import pytest
 
 from cogpipe.server.app import create_app
+from cogpipe.settings import Settings
 from tests.helpers.server_thread import ServerThread, free_port
 
 from . import kinds
@@ -157,27 +159,39 @@ async def test_kill_9_mid_turn_then_restart(served: Serve) -> None:
         )
 
 
-async def test_a_trace_folder_that_disappears_is_counted_and_runs_go_on(tmp_path: Path) -> None:
-    settings = fault_settings(tmp_path, trace_max_mb=0.002)  # rotates every few events
+@asynccontextmanager
+async def _client(settings: Settings) -> AsyncIterator[httpx2.AsyncClient]:
+    """A client of the app over ``settings``, served by uvicorn in a thread."""
     thread = ServerThread(create_app(settings, token=None), timeout_graceful_shutdown=2)
     thread.start(30)
     try:
         async with httpx2.AsyncClient(base_url=thread.url, timeout=10) as c:
-            sid = await session_on(c, "step")
-            assert (await turn(c, sid, "before"))["status"] == "finished"
-            shutil.rmtree(settings.trace_dir)  # the folder is gone (unmounted, removed)
-            for i in range(3):
-                run = await turn(c, sid, f"during {i}")
-                assert run["status"] == "finished"
-            with anyio.fail_after(5):
-                while not (failures := (await c.get("/api/health")).json()["failures"])["trace"][
-                    "failed"
-                ]:
-                    await anyio.sleep(0.05)
-            assert failures["trace"]["file"] == str(settings.trace_dir / "cogpipe.jsonl")
-            assert [t["status"] for t in await history(c, sid)] == ["finished"] * 4
+            yield c
     finally:
         thread.stop()
+
+
+async def _trace_failures(c: httpx2.AsyncClient, at_least: int = 1) -> dict[str, Any]:
+    """Wait until ``/api/health`` counts ``at_least`` failed trace writes; return them."""
+    with anyio.fail_after(5):
+        while (trace := (await c.get("/api/health")).json()["failures"]["trace"])[
+            "failed"
+        ] < at_least:
+            await anyio.sleep(0.05)
+    return trace
+
+
+async def test_a_trace_folder_that_disappears_is_counted_and_runs_go_on(tmp_path: Path) -> None:
+    settings = fault_settings(tmp_path, trace_max_mb=0.002)  # rotates every few events
+    async with _client(settings) as c:
+        sid = await session_on(c, "step")
+        assert (await turn(c, sid, "before"))["status"] == "finished"
+        shutil.rmtree(settings.trace_dir)  # the folder is gone (unmounted, removed)
+        for i in range(3):
+            assert (await turn(c, sid, f"during {i}"))["status"] == "finished"
+        trace = await _trace_failures(c)
+        assert trace["file"] == str(settings.trace_dir / "cogpipe.jsonl")
+        assert [t["status"] for t in await history(c, sid)] == ["finished"] * 4
 
 
 async def test_a_trace_file_that_cannot_grow_is_reported_once_and_runs_go_on(
@@ -193,9 +207,7 @@ async def test_a_trace_file_that_cannot_grow_is_reported_once_and_runs_go_on(
             runs = [await turn(c, sid, "big:100000")]  # its event cannot be written
             runs += [await turn(c, sid, f"then {i}") for i in range(3)]
             assert [r["status"] for r in runs] == ["finished"] * 4
-            with anyio.fail_after(5):
-                while (await c.get("/api/health")).json()["failures"]["trace"]["failed"] < 2:
-                    await anyio.sleep(0.05)
+            await _trace_failures(c, 2)
             assert len(await history(c, sid)) == 4
     finally:
         served.stop()
@@ -209,15 +221,8 @@ async def test_a_trace_file_that_cannot_be_opened_does_not_stop_the_server(
 ) -> None:
     settings = fault_settings(tmp_path)
     (settings.trace_dir / "cogpipe.jsonl").mkdir(parents=True)  # not a file: open() fails
-    thread = ServerThread(create_app(settings, token=None), timeout_graceful_shutdown=2)
-    thread.start(30)
-    try:
-        async with httpx2.AsyncClient(base_url=thread.url, timeout=10) as c:
-            sid = await session_on(c, "step")
-            assert (await turn(c, sid, "traced nowhere"))["status"] == "finished"
-            with anyio.fail_after(5):
-                while not (await c.get("/api/health")).json()["failures"]["trace"]["failed"]:
-                    await anyio.sleep(0.05)
-            assert (await turn(c, sid, "again"))["status"] == "finished"
-    finally:
-        thread.stop()
+    async with _client(settings) as c:
+        sid = await session_on(c, "step")
+        assert (await turn(c, sid, "traced nowhere"))["status"] == "finished"
+        await _trace_failures(c)
+        assert (await turn(c, sid, "again"))["status"] == "finished"

@@ -79,15 +79,20 @@ async def test_a_restart_marks_cut_short_runs_interrupted(serve, tmp_path: Path)
     assert [m.event["seq"] for m in got] == list(range(1, len(got) + 1))  # no gap, no repeat
 
 
-async def test_a_stream_resumes_across_a_restart(serve, tmp_path: Path) -> None:
-    db = tmp_path / "resume.db"
+async def _one_turn_then_restart(serve: Any, db: Path) -> tuple[Any, str, int]:
+    """Run one turn on a server over ``db``, stop it, start another on the same ``db``;
+    return the second server, the session and its last seq."""
     first = serve(settings={"session_db": db})
     async with httpx2.AsyncClient(base_url=first.url) as c:
         sid = await new_session(c)
         await run_to_end(c, await send(c, sid, "one"))
         seq = (await c.get(f"/api/sessions/{sid}")).json()["seq"]
     first.stop()
-    second = serve(settings={"session_db": db})
+    return serve(settings={"session_db": db}), sid, seq
+
+
+async def test_a_stream_resumes_across_a_restart(serve, tmp_path: Path) -> None:
+    second, sid, seq = await _one_turn_then_restart(serve, tmp_path / "resume.db")
     async with httpx2.AsyncClient(base_url=second.url) as c:
         headers = {"Last-Event-ID": "3"}
         async with c.stream("GET", f"/api/sessions/{sid}/events", headers=headers) as resp:
@@ -101,14 +106,7 @@ async def test_a_stream_resumes_across_a_restart(serve, tmp_path: Path) -> None:
 
 
 async def test_the_all_sessions_stream_says_what_a_restart_lost(serve, tmp_path: Path) -> None:
-    db = tmp_path / "all.db"
-    first = serve(settings={"session_db": db})
-    async with httpx2.AsyncClient(base_url=first.url) as c:
-        sid = await new_session(c)
-        await run_to_end(c, await send(c, sid, "one"))
-        seq = (await c.get(f"/api/sessions/{sid}")).json()["seq"]
-    first.stop()
-    second = serve(settings={"session_db": db})
+    second, sid, seq = await _one_turn_then_restart(serve, tmp_path / "all.db")
     async with httpx2.AsyncClient(base_url=second.url) as c:
         # this stream resumes from its own record of this process's events only
         headers = {"Last-Event-ID": f"{sid}:3"}
