@@ -184,7 +184,7 @@ class Runtime:
             self._hold(session)
         else:
             used = self._used
-            del used[session_id]  # re-inserted last: the dict stays least recently used first
+            used.pop(session_id, None)  # re-inserted last: least recently used stays first
             used[session_id] = time.monotonic()
         return session
 
