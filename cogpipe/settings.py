@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     trace_backups: int = Field(4, ge=0, description="rotated trace files kept")
     session_db: Literal["memory"] | Path = Field(
         default_factory=lambda data: data["data_dir"] / "var" / "sessions.db",
-        description="SQLite file of sessions; 'memory' keeps them in RAM only "
+        description="SQLite file of sessions, run records and trace events for resume; "
+        "'memory' keeps them in RAM only "
         "(default: DATA_DIR/var/sessions.db)",
     )
     session_db_timeout_s: float = Field(
