@@ -146,6 +146,7 @@ class Runtime:
             session.seq, time.time(), session.id, run_id, session.graph, type, node, kind, data
         )
         self.bus.publish(event)
+        self.ring.settle(session.id)
         return event
 
     # -- sessions -------------------------------------------------------------
@@ -353,6 +354,7 @@ class Runtime:
                             warnings,
                         )
                     )
+                    self.ring.settle(session.id)
                     self.store.save(session)
 
     # -- node instances and their start()/stop() hooks --------------------------

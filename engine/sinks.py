@@ -35,8 +35,10 @@ class RingBuffer(Observer):
         size: events kept per session; older ones are dropped.
         max_total: events kept over all sessions; past it, the rings of the sessions
             whose ring was started longest ago are dropped whole (an
-            :class:`EventLog`, when there is one, still has their events).
-            ``None``: no global limit.
+            :class:`EventLog`, when there is one, still has their events). The total
+            is counted by :meth:`settle` (the runtime calls it at the end of every turn
+            and for every session-level event), not per event, so that keeping events
+            costs the engine's hot path nothing more. ``None``: no global limit.
     """
 
     def __init__(self, size: int = 5000, max_total: int | None = None) -> None:
@@ -45,27 +47,29 @@ class RingBuffer(Observer):
         self.size = size
         self.max_total = max_total
         self.total = 0
-        """Events held now, over all sessions."""
+        """Events held, over all sessions, as last counted by :meth:`settle`."""
         self._rings: dict[str, deque[TraceEvent]] = {}
+        self._counted: dict[str, int] = {}
 
     def on_event(self, event: TraceEvent) -> None:
         ring = self._rings.get(event.session_id)
         if ring is None:
             ring = self._rings[event.session_id] = deque(maxlen=self.size)
-        if len(ring) < self.size:
-            self.total += 1
-            if self.max_total is not None and self.total > self.max_total:
-                self._shed(event.session_id)
         ring.append(event)
 
-    def _shed(self, keep: str) -> None:
-        """Drop whole rings, oldest first, until the total is within ``max_total``."""
-        assert self.max_total is not None
-        for sid in list(self._rings):
-            if self.total <= self.max_total:
-                return
-            if sid != keep:
-                self.total -= len(self._rings.pop(sid))
+    def settle(self, session_id: str) -> None:
+        """Count a session's events into :attr:`total`; past ``max_total``, drop the
+        oldest rings but this session's."""
+        ring = self._rings.get(session_id)
+        held = len(ring) if ring is not None else 0
+        self.total += held - self._counted.get(session_id, 0)
+        self._counted[session_id] = held
+        if self.max_total is not None and self.total > self.max_total:
+            for sid in list(self._rings):
+                if self.total <= self.max_total:
+                    return
+                if sid != session_id:
+                    self.forget(sid)
 
     def events(self, session_id: str, after: int = 0) -> list[TraceEvent]:
         """Return the kept events of a session with ``seq > after``, oldest first."""
@@ -76,9 +80,8 @@ class RingBuffer(Observer):
 
     def forget(self, session_id: str) -> None:
         """Drop a session's events."""
-        ring = self._rings.pop(session_id, None)
-        if ring is not None:
-            self.total -= len(ring)
+        self._rings.pop(session_id, None)
+        self.total -= self._counted.pop(session_id, 0)
 
     def sessions(self) -> int:
         """Return how many sessions have events here."""

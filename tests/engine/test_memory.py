@@ -60,10 +60,12 @@ def test_the_ring_drops_whole_sessions_past_its_total() -> None:
     for sid in ("a", "b", "c"):
         for seq in range(1, 5):
             ring.on_event(TraceEvent(seq, 0.0, sid, "", "g", "tick"))
+        ring.settle(sid)  # counted per turn, not per event
     assert ring.total == 8 and ring.sessions() == 2  # 'a' went when the total passed 10
     assert ring.events("a") == [] and len(ring.events("c")) == 4
     for seq in range(5, 9):  # a full ring replaces its events: the total stays
         ring.on_event(TraceEvent(seq, 0.0, "c", "", "g", "tick"))
+    ring.settle("c")
     assert ring.total == 8
     ring.forget("b")
     assert ring.total == 4
