@@ -39,6 +39,7 @@ class Step(Node[StepParams], register=False):
 
     kind = "t_step"
 
+
     class Inputs(BaseModel):
         x: dict[str, Any]
 
