@@ -17,6 +17,7 @@ from .errors import (
     NodeRunError,
     Problem,
     SessionBusyError,
+    StoreError,
     ToolArgumentsError,
     ToolError,
     UnknownEntryError,
@@ -33,9 +34,10 @@ from .loader import load_graph, load_graph_text
 from .node import Node, NodeParams, RunContext
 from .ports import Port, fits, type_name
 from .registry import Registry, default_registry, import_node_modules
+from .runs import RunRecord, RunStatus
 from .runtime import Runtime, tune_gc
 from .session import MemorySessionStore, Session, SessionStore, Turn
-from .sinks import CallbackObserver, JsonlSink, RingBuffer, Subscription
+from .sinks import CallbackObserver, EventLog, JsonlSink, RingBuffer, Subscription
 from .trace import EventBus, Observer, TraceEvent, preview
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "CatalogEntry",
     "ChatReply",
     "EventBus",
+    "EventLog",
     "Graph",
     "GraphCatalog",
     "GraphValidationError",
@@ -70,12 +73,15 @@ __all__ = [
     "Registry",
     "RingBuffer",
     "RunContext",
+    "RunRecord",
     "RunResult",
+    "RunStatus",
     "Runtime",
     "Service",
     "Session",
     "SessionBusyError",
     "SessionStore",
+    "StoreError",
     "Subscription",
     "ToolArgumentsError",
     "ToolCall",

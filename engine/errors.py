@@ -24,6 +24,7 @@ __all__ = [
     "NodeRunError",
     "Problem",
     "SessionBusyError",
+    "StoreError",
     "ToolArgumentsError",
     "ToolError",
     "UnknownEntryError",
@@ -140,6 +141,16 @@ class SessionBusyError(RuntimeError):
     def __init__(self, session_id: str, limit: int) -> None:
         self.session_id = session_id
         self.message = f"session '{session_id}' already has {limit} turns waiting; retry later"
+        super().__init__(self.message)
+
+
+class StoreError(RuntimeError):
+    """Raised when the session store cannot be read or written (a full disk, a
+    read-only or locked database file). Nothing was accepted: the request can be
+    retried once the store works again (the API answers 503)."""
+
+    def __init__(self, action: str, cause: BaseException) -> None:
+        self.message = f"the session store could not {action}: {cause}; nothing was accepted"
         super().__init__(self.message)
 
 

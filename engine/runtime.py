@@ -29,7 +29,7 @@ from .graph import Graph
 from .handles import LLMHandle, Service, ToolHandle
 from .node import Node, RunContext
 from .session import MemorySessionStore, Session, SessionStore, Turn, jsonable
-from .sinks import RingBuffer
+from .sinks import EventLog, RingBuffer
 from .trace import EventBus, Observer, TraceEvent
 
 __all__ = ["Runtime", "tune_gc"]
@@ -60,6 +60,13 @@ class Runtime:
         max_active_sessions: sessions whose node instances (and their ``start()``
             background tasks) stay alive; past it, the least recently used idle
             session's instances are stopped, to be rebuilt at its next turn.
+        event_log: where events outlive the process (resume after a restart); it
+            joins the bus, and :meth:`events` reads it past what the ring holds.
+        max_events: events the ring holds over all sessions (``None``: no limit).
+        max_sessions: sessions held in memory; past it, the least recently used idle
+            ones are evicted (see :meth:`evict_session`). ``None``: no limit.
+        idle_s: seconds after which an idle session is evicted from memory (checked
+            every ``idle_s / 4`` seconds, at most every minute). ``None``: never.
     """
 
     def __init__(
@@ -74,11 +81,17 @@ class Runtime:
         max_history: int = 100,
         max_waiting_turns: int = 32,
         max_active_sessions: int = 1000,
+        event_log: EventLog | None = None,
+        max_events: int | None = None,
+        max_sessions: int | None = None,
+        idle_s: float | None = None,
     ) -> None:
         self.catalog = catalog
         self.store: SessionStore = store or MemorySessionStore()
-        self.ring = RingBuffer(ring_size)
-        self.bus = EventBus([self.ring, *observers])
+        self.ring = RingBuffer(ring_size, max_events)
+        self.event_log = event_log
+        logs = [event_log] if event_log is not None else []
+        self.bus = EventBus([self.ring, *logs, *observers])
         self.llm, self.tools = llm, tools
         self.max_history = max_history
         self.max_waiting_turns = max_waiting_turns
@@ -86,11 +99,17 @@ class Runtime:
         self._locks: dict[str, anyio.Lock] = {}
         self.max_active_sessions = max_active_sessions
         self._active: OrderedDict[str, _Active] = OrderedDict()  # least recently used first
+        self.max_sessions, self.idle_s = max_sessions, idle_s
+        self._used: dict[str, float] = {}  # session id -> monotonic time; oldest first
+        self.evicted = 0
+        """Sessions evicted from memory so far (idle, or past ``max_sessions``)."""
         self._tg: anyio.abc.TaskGroup | None = None
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Runtime:
         self._tg = await self._stack.enter_async_context(anyio.create_task_group())
+        if self.idle_s:
+            self._tg.start_soon(self._sweep, name="evict idle sessions")
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
@@ -127,6 +146,7 @@ class Runtime:
             session.seq, time.time(), session.id, run_id, session.graph, type, node, kind, data
         )
         self.bus.publish(event)
+        self.ring.settle(session.id)
         return event
 
     # -- sessions -------------------------------------------------------------
@@ -144,8 +164,8 @@ class Runtime:
         if sid in self._sessions or self.store.load(sid) is not None:
             raise ValueError(f"session id '{sid}' is already in use")
         session = Session(id=sid, graph=name, max_history=self.max_history)
-        self._sessions[sid] = session
         self.store.save(session)
+        self._hold(session)
         self.emit(session, "session.started", {"graph": name})
         return session
 
@@ -160,8 +180,92 @@ class Runtime:
             session = self.store.load(session_id)
             if session is None:
                 raise UnknownSessionError(session_id)
-            self._sessions[session_id] = session
+            if self.event_log is not None:  # events stored after the session's last save
+                session.seq = max(session.seq, self.event_log.last_seq(session_id))
+            self._hold(session)
+        else:
+            used = self._used
+            used.pop(session_id, None)  # re-inserted last: least recently used stays first
+            used[session_id] = time.monotonic()
         return session
+
+    def events(self, session_id: str, after: int = 0) -> list[TraceEvent]:
+        """Return a session's events with ``seq > after``, oldest first: the ring's,
+        preceded by the event log's when the ring does not reach back that far."""
+        kept = self.ring.events(session_id, after)
+        first = kept[0].seq if kept else None
+        if self.event_log is None or (first is not None and first <= after + 1):
+            return kept
+        return self.event_log.events(session_id, after, first) + kept
+
+    def _hold(self, session: Session) -> None:
+        """Keep ``session`` in memory, evicting the least recently used idle sessions
+        past ``max_sessions``."""
+        self._sessions[session.id] = session
+        self._used[session.id] = time.monotonic()
+        limit = self.max_sessions
+        if limit is not None and len(self._sessions) > limit:
+            for sid in list(self._used):
+                if len(self._sessions) <= limit:
+                    break
+                if sid != session.id:
+                    self.evict_session(sid)
+
+    def evict_session(self, session_id: str) -> bool:
+        """Drop an idle session from memory: its session object, events, lock and node
+        instances (their ``start()`` hooks are cancelled first, then the session is
+        saved; ``stop()`` runs in the background). It stays in the store and is reloaded
+        by its next use.
+
+        Returns:
+            ``False`` when the session is running or waiting for a turn, or cannot be
+            saved (it stays in memory then), else ``True``.
+        """
+        lock = self._locks.get(session_id)
+        if lock is not None and lock.locked():
+            return False
+        active = self._active.pop(session_id, None)
+        if active is not None:  # first, so that no start() hook changes what is saved
+            active.scope.cancel()
+            if self._tg is not None:
+                self._tg.start_soon(self._stop, active)
+        session = self._sessions.get(session_id)
+        if session is not None:
+            try:
+                self.store.save(session)  # events between turns (sensor flags) moved seq on
+            except Exception:
+                log.exception("could not save session '%s'; it stays in memory", session_id)
+                return False
+        self._sessions.pop(session_id, None)
+        self._used.pop(session_id, None)
+        self._locks.pop(session_id, None)
+        self.ring.forget(session_id)
+        self.evicted += 1
+        return True
+
+    async def _sweep(self) -> None:
+        """Evict sessions idle for ``idle_s`` seconds, forever (a background task)."""
+        assert self.idle_s
+        while True:
+            await anyio.sleep(min(self.idle_s / 4, 60.0))
+            cutoff = time.monotonic() - self.idle_s
+            for sid, used in list(self._used.items()):
+                if used > cutoff:
+                    break  # least recently used first: the rest are younger
+                self.evict_session(sid)
+
+    def memory(self) -> dict[str, Any]:
+        """Return what the runtime holds in memory and its limits (``/api/health``)."""
+        return {
+            "sessions": len(self._sessions),
+            "max_sessions": self.max_sessions,
+            "active_sessions": len(self._active),
+            "max_active_sessions": self.max_active_sessions,
+            "events": self.ring.total,
+            "max_events": self.ring.max_total,
+            "idle_s": self.idle_s,
+            "evicted": self.evicted,
+        }
 
     def session_ids(self) -> list[str]:
         """Return the ids of every stored session."""
@@ -250,6 +354,7 @@ class Runtime:
                             warnings,
                         )
                     )
+                    self.ring.settle(session.id)
                     self.store.save(session)
 
     # -- node instances and their start()/stop() hooks --------------------------
@@ -342,6 +447,7 @@ class Runtime:
         if active is not None:
             await self._stop(active)
         self._sessions.pop(session_id, None)
+        self._used.pop(session_id, None)
 
 
 def tune_gc(threshold0: int = 50_000) -> None:

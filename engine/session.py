@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from pydantic import BaseModel
+
+from .runs import ACTIVE_STATUSES, RunRecord, RunStatus
 
 __all__ = ["MemorySessionStore", "Session", "SessionStore", "Turn", "jsonable"]
 
@@ -31,7 +34,8 @@ class Turn:
         run_id: the run's id. graph: the graph that ran it. entry: the external event
         name (``message``, ``action``). input: the event's payload (JSON data).
         outputs: the graph's named results (JSON data), e.g. ``{"response": "..."}``.
-        status: ``finished``, ``failed`` or ``cancelled``. ts: Unix seconds at the end.
+        status: ``finished``, ``failed``, ``cancelled`` or ``interrupted`` (the server
+        stopped during the turn: a crash). ts: Unix seconds at the end.
         warnings: failures of non-critical nodes (the turn still ``finished``).
     """
 
@@ -114,12 +118,31 @@ class SessionStore(Protocol):
         """Remove a session (no error if absent)."""
         ...
 
+    def save_run(self, record: RunRecord) -> None:
+        """Store a run record (insert or replace)."""
+        ...
+
+    def load_run(self, run_id: str) -> RunRecord | None:
+        """Return a stored run record or ``None``."""
+        ...
+
+    def interrupt_active(self, reason: str) -> list[RunRecord]:
+        """Mark the records still queued or running ``interrupted`` (with ``reason`` as
+        their error) and return them, oldest first."""
+        ...
+
 
 class MemorySessionStore:
-    """Sessions kept in this process only, by reference (lost on restart)."""
+    """Sessions kept in this process only, by reference (lost on restart).
 
-    def __init__(self) -> None:
+    Args:
+        max_runs: run records kept; the oldest are forgotten first.
+    """
+
+    def __init__(self, max_runs: int = 10_000) -> None:
         self._data: dict[str, Session] = {}
+        self._runs: OrderedDict[str, RunRecord] = OrderedDict()
+        self._max_runs = max_runs
 
     def load(self, session_id: str) -> Session | None:
         return self._data.get(session_id)
@@ -132,3 +155,17 @@ class MemorySessionStore:
 
     def delete(self, session_id: str) -> None:
         self._data.pop(session_id, None)
+
+    def save_run(self, record: RunRecord) -> None:
+        self._runs[record.run_id] = record
+        if len(self._runs) > self._max_runs:
+            self._runs.popitem(last=False)
+
+    def load_run(self, run_id: str) -> RunRecord | None:
+        return self._runs.get(run_id)
+
+    def interrupt_active(self, reason: str) -> list[RunRecord]:
+        found = [r for r in self._runs.values() if r.status in ACTIVE_STATUSES]
+        for record in found:
+            record.status, record.error, record.ended = RunStatus.INTERRUPTED, reason, time.time()
+        return found

@@ -16,6 +16,8 @@ from fastapi.responses import StreamingResponse
 
 from cogpipe.engine import (
     CatalogEntry,
+    EventLog,
+    JsonlSink,
     Runtime,
     Session,
     UnknownGraphError,
@@ -45,13 +47,14 @@ from .models import (
     TraceFile,
     encodable_params,
 )
-from .runs import RunRecord, RunRegistry
+from .quota import SessionQuota
+from .runs import RunRecord, RunRegistry, stored_info
 from .traces import find_trace, read_trace, trace_files
 
 __all__ = ["router", "server_version"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503)
 }
 router = APIRouter(prefix="/api", responses=_ERRORS, dependencies=[Depends(encodable_params)])
 
@@ -91,10 +94,25 @@ def _default_graph(rt: Runtime) -> str | None:
 # -- health ------------------------------------------------------------------------
 
 
+def _failures(rt: Runtime) -> dict[str, Any]:
+    """Count the trace writes that failed (a full disk, a folder made read-only)."""
+    found: dict[str, Any] = {}
+    for observer in rt.bus.observers:
+        if isinstance(observer, JsonlSink):
+            found["trace"] = {
+                "failed": observer.failed,
+                "dropped": observer.dropped,
+                "file": str(observer.path),
+            }
+        elif isinstance(observer, EventLog):
+            found["event_log"] = {"failed": observer.failed, "dropped": observer.dropped}
+    return found
+
+
 @router.get("/health", response_model=Health, tags=["server"])
-async def health(rt: RuntimeDep) -> dict[str, Any]:
+async def health(rt: RuntimeDep, runs: RunsDep, request: Request) -> dict[str, Any]:
     """Which LLM is active and whether it answers, which tool servers are up, the
-    default graph."""
+    default graph, what is held in memory, and trace writes that failed."""
     tools = rt.tools.status() if rt.tools is not None else []  # type: ignore[attr-defined]
     llm: dict[str, Any] = {"mode": "none"}
     if rt.llm is not None:
@@ -106,6 +124,12 @@ async def health(rt: RuntimeDep) -> dict[str, Any]:
         "tools": [{**t, "up": t["status"] == "up"} for t in tools],
         "default_graph": _default_graph(rt),
         "sessions": len(rt.session_ids()),
+        "memory": {
+            **rt.memory(),
+            "runs": len(runs.recent(runs.keep)),
+            "sessions_per_minute": request.app.state.quota.per_minute,
+        },
+        "failures": _failures(rt),
     }
 
 
@@ -211,11 +235,18 @@ def _session_detail(session: Session) -> dict[str, Any]:
     }
 
 
-@router.post("/sessions", status_code=201, response_model=SessionDetail, tags=["sessions"])
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=SessionDetail,
+    responses={429: {"model": ErrorBody, "description": "too many new sessions; Retry-After"}},
+    tags=["sessions"],
+)
 async def create_session(
-    rt: RuntimeDep, response: Response, body: SessionCreate | None = None
+    rt: RuntimeDep, request: Request, response: Response, body: SessionCreate | None = None
 ) -> dict[str, Any]:
-    """Start a session on a graph (the default graph when ``graph`` is omitted)."""
+    """Start a session on a graph (the default graph when ``graph`` is omitted); one
+    client may create ``sessions_per_minute`` sessions a minute (then 429)."""
     name = body.graph if body is not None else None
     if name is not None:
         _named_graph(rt, name, "graph")
@@ -226,6 +257,8 @@ async def create_session(
             "add a graph file or fix the invalid ones (GET /api/graphs lists their problems)",
             known=rt.catalog.names(),
         )
+    quota: SessionQuota = request.app.state.quota
+    quota.take(request.client.host if request.client else "unknown")
     session = rt.create_session(name)
     response.headers["Location"] = f"/api/sessions/{session.id}"
     return _session_detail(session)
@@ -330,22 +363,41 @@ async def put_dashboard(session_id: str, body: DashboardReport, rt: RuntimeDep) 
 # -- runs ------------------------------------------------------------------------------
 
 
+def _unknown_run(runs: RunRegistry, run_id: str) -> ApiError:
+    return ApiError(
+        404,
+        f"unknown run '{run_id}': no run with this id was accepted by this server "
+        "(or its session was deleted); 'known' lists the latest",
+        known=runs.recent(),
+    )
+
+
 def _run(runs: RunRegistry, run_id: str) -> RunRecord:
     record = runs.get(run_id)
     if record is None:
-        raise ApiError(
-            404,
-            f"unknown run '{run_id}': runs are kept in memory until the server restarts "
-            f"(the last {runs.keep}); 'known' lists the latest",
-            known=runs.recent(),
+        stored = runs.stored(run_id)
+        if stored is None:
+            raise _unknown_run(runs, run_id)
+        raise ApiError(  # a run of an earlier process, or one the registry forgot
+            409,
+            f"run '{run_id}' already ended as {stored.status}; nothing to cancel",
+            run=stored_info(stored),
         )
     return record
 
 
 @router.get("/runs/{run_id}", response_model=RunInfo, tags=["runs"])
 async def get_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
-    """A run's status, progress (nodes done / skipped / total) and result."""
-    return _run(runs, run_id).info()
+    """A run's status, progress (nodes done / skipped / total) and result; a run of an
+    earlier server process is read from the session store (``interrupted`` when that
+    process stopped before the run ended)."""
+    record = runs.get(run_id)
+    if record is not None:
+        return record.info()
+    stored = runs.stored(run_id)
+    if stored is None:
+        raise _unknown_run(runs, run_id)
+    return stored_info(stored)
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunInfo, tags=["runs"])

@@ -39,6 +39,7 @@ from .middleware import (
     TokenMiddleware,
 )
 from .openapi import finish_openapi
+from .quota import SessionQuota
 from .responses import SafeJSONResponse
 from .runs import RunRegistry
 from .streams import EventStreams, StreamOptions
@@ -105,6 +106,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.tickets = tickets = StreamTickets()
+    app.state.quota = SessionQuota(settings.sessions_per_minute)
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(streams.router)
@@ -137,6 +139,7 @@ def _lifespan(
         redact_access_log()  # uvicorn has configured its loggers by now
         async with open_runtime(settings) as runtime, anyio.create_task_group() as tg:
             runs = RunRegistry(runtime, tg)
+            runs.recover()  # runs a killed process accepted become 'interrupted'
             runtime.bus.add(runs)
             app.state.runtime, app.state.runs = runtime, runs
             app.state.streams = EventStreams(runtime, options)

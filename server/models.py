@@ -53,7 +53,7 @@ __all__ = [
     "encodable_params",
 ]
 
-RunStatus = Literal["queued", "running", "finished", "failed", "cancelled"]
+RunStatus = Literal["queued", "running", "finished", "failed", "cancelled", "interrupted"]
 
 
 def unencodable_error(where: str, what: str) -> PydanticCustomError:
@@ -165,6 +165,17 @@ class Health(BaseModel):
     tools: list[ToolServerStatus]
     default_graph: str | None
     sessions: int = Field(description="stored sessions")
+    memory: dict[str, Any] = Field(
+        default_factory=dict,
+        description="what the server holds in memory and its limits: {sessions, "
+        "max_sessions, active_sessions, max_active_sessions, events, max_events, idle_s, "
+        "evicted, runs, sessions_per_minute}",
+    )
+    failures: dict[str, Any] = Field(
+        default_factory=dict,
+        description="writes that failed since start: {trace: {failed, dropped, file}, "
+        "event_log: {failed, dropped}}; runs go on when a trace cannot be written",
+    )
 
 
 class GraphSummary(BaseModel):

@@ -4,7 +4,7 @@
 
 const FINAL = { 'node.finished': 'done', 'node.skipped': 'skipped', 'node.failed': 'failed',
   'node.cancelled': 'cancelled' };
-const ENDED = new Set(['finished', 'failed', 'cancelled']);
+const ENDED = new Set(['finished', 'failed', 'cancelled', 'interrupted']);
 
 function newNode(id, kind) {
   return { id, kind, status: 'idle', start: null, end: null, duration_ms: null, inputs: {},
@@ -17,7 +17,7 @@ function newRun(ev) {
     nodes: new Map(), edges: new Map(), events: [], last: ev.ts };
 }
 
-/** Whether a run has ended (finished, failed or cancelled). */
+/** Whether a run has ended (finished, failed, cancelled or interrupted). */
 export function ended(run) {
   return Boolean(run) && ENDED.has(run.status);
 }
@@ -112,6 +112,9 @@ function applyRun(run, ev, d) {
     Object.assign(run, { status: ev.type.slice(4), end: ev.ts, duration_ms: ev.duration_ms,
       error: d.error ?? null, failedNode: ev.type === 'run.failed' ? ev.node : null,
       warnings: d.warnings ?? [] });
+    // run.interrupted comes alone (after a restart): it names what the run was asked
+    run.entry ??= d.entry ?? null;
+    run.input ??= d.input ?? null;
   } else {
     run.status = ev.type.slice(4); // a later state (e.g. paused) shows under its own name
   }
