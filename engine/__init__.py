@@ -22,6 +22,7 @@ from .errors import (
     UnknownEntryError,
     UnknownGraphError,
     UnknownKindError,
+    UnknownNodeError,
     UnknownSessionError,
 )
 from .executor import RunResult, execute
@@ -31,6 +32,7 @@ from .guards import echoed_descriptions, echoes_prompt
 from .handles import ChatReply, LLMHandle, Messages, Service, ToolCall, ToolHandle
 from .loader import load_graph, load_graph_text
 from .node import Node, NodeParams, RunContext
+from .pauses import Breakpoints, Pause, PauseExpiredError, ResumeError
 from .ports import Port, fits, type_name
 from .registry import Registry, default_registry, import_node_modules
 from .runtime import Runtime, tune_gc
@@ -39,6 +41,7 @@ from .sinks import CallbackObserver, JsonlSink, RingBuffer, Subscription
 from .trace import EventBus, Observer, TraceEvent, preview
 
 __all__ = [
+    "Breakpoints",
     "CallbackObserver",
     "CatalogEntry",
     "ChatReply",
@@ -65,9 +68,12 @@ __all__ = [
     "NodeParams",
     "NodeRunError",
     "Observer",
+    "Pause",
+    "PauseExpiredError",
     "Port",
     "Problem",
     "Registry",
+    "ResumeError",
     "RingBuffer",
     "RunContext",
     "RunResult",
@@ -86,6 +92,7 @@ __all__ = [
     "UnknownEntryError",
     "UnknownGraphError",
     "UnknownKindError",
+    "UnknownNodeError",
     "UnknownSessionError",
     "default_registry",
     "echoed_descriptions",

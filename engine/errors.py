@@ -29,6 +29,7 @@ __all__ = [
     "UnknownEntryError",
     "UnknownGraphError",
     "UnknownKindError",
+    "UnknownNodeError",
     "UnknownSessionError",
 ]
 
@@ -122,6 +123,21 @@ class UnknownEntryError(LookupError):
         self.message = (
             f"graph '{graph}' has no entry '{entry}'. Entries: {', '.join(known) or '(none)'}"
         )
+        super().__init__(self.message)
+
+
+class UnknownNodeError(LookupError):
+    """Raised when a request names nodes its graph does not run (e.g. breakpoints).
+
+    Attributes:
+        unknown: the names not found. known: the graph's node ids that run in a turn.
+    """
+
+    def __init__(self, graph: str, unknown: list[str], known: list[str]) -> None:
+        self.unknown = unknown
+        self.known = known
+        names = ", ".join(f"'{n}'" for n in unknown)
+        self.message = f"graph '{graph}' runs no node {names}; its nodes: {', '.join(known)}"
         super().__init__(self.message)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
@@ -22,12 +23,13 @@ import anyio
 import anyio.abc
 
 from .catalog import GraphCatalog
-from .errors import NodeRunError, SessionBusyError, UnknownSessionError
+from .errors import NodeRunError, SessionBusyError, UnknownNodeError, UnknownSessionError
 from .executor import RunResult, execute
 from .export import to_cytoscape
 from .graph import Graph
 from .handles import LLMHandle, Service, ToolHandle
 from .node import Node, RunContext
+from .pauses import Breakpoints, Gate, Pause, Pauses
 from .session import MemorySessionStore, Session, SessionStore, Turn, jsonable
 from .sinks import RingBuffer
 from .trace import EventBus, Observer, TraceEvent
@@ -60,6 +62,10 @@ class Runtime:
         max_active_sessions: sessions whose node instances (and their ``start()``
             background tasks) stay alive; past it, the least recently used idle
             session's instances are stopped, to be rebuilt at its next turn.
+        pause_timeout_s: how long a paused run waits for a decision before it fails,
+            seconds (:mod:`.pauses`).
+        approve_destructive_tools: pause before every call of a tool its server marks
+            ``destructiveHint: true``, until a person resumes the run.
     """
 
     def __init__(
@@ -74,6 +80,8 @@ class Runtime:
         max_history: int = 100,
         max_waiting_turns: int = 32,
         max_active_sessions: int = 1000,
+        pause_timeout_s: float = 3600.0,
+        approve_destructive_tools: bool = False,
     ) -> None:
         self.catalog = catalog
         self.store: SessionStore = store or MemorySessionStore()
@@ -88,6 +96,10 @@ class Runtime:
         self._active: OrderedDict[str, _Active] = OrderedDict()  # least recently used first
         self._tg: anyio.abc.TaskGroup | None = None
         self._stack = AsyncExitStack()
+        self.pauses = Pauses()
+        self.pause_timeout_s = pause_timeout_s
+        self.approve_destructive_tools = approve_destructive_tools
+        self._breakpoints: dict[str, Breakpoints] = {}
 
     async def __aenter__(self) -> Runtime:
         self._tg = await self._stack.enter_async_context(anyio.create_task_group())
@@ -184,6 +196,67 @@ class Runtime:
         self.store.save(session)  # after the event, so the stored seq includes it
         return target
 
+    # -- breakpoints and pauses --------------------------------------------------
+
+    def breakpoints(self, session_id: str) -> Breakpoints:
+        """Return the session's breakpoints (kept in memory, not across restarts).
+
+        Raises:
+            UnknownSessionError: no such session.
+        """
+        self.session(session_id)
+        return self._breakpoints.get(session_id) or Breakpoints()
+
+    def set_breakpoints(
+        self, session_id: str, before: Iterable[str] = (), after: Iterable[str] = ()
+    ) -> Breakpoints:
+        """Replace the session's breakpoints; they apply from its next run on (a run
+        already going keeps the ones it started with).
+
+        Raises:
+            UnknownSessionError: no such session.
+            UnknownNodeError: a name is not a node the session's graph runs in a turn.
+        """
+        session = self.session(session_id)
+        graph = self.catalog.get(session.graph)
+        points = Breakpoints(list(dict.fromkeys(before)), list(dict.fromkeys(after)))
+        unknown = [n for n in dict.fromkeys([*points.before, *points.after]) if n not in graph.flow]
+        if unknown:
+            raise UnknownNodeError(graph.name, unknown, [n for n in graph.order if n in graph.flow])
+        if points:
+            self._breakpoints[session_id] = points
+        else:
+            self._breakpoints.pop(session_id, None)
+        return points
+
+    def resume(self, run_id: str, action: str, inputs: dict[str, Any] | None = None) -> Pause:
+        """Resume a paused run (see :meth:`.pauses.Pauses.resume`).
+
+        Raises:
+            LookupError: the run is not paused.
+            ResumeError: unknown action, or invalid ``inputs``.
+        """
+        return self.pauses.resume(run_id, action, inputs)
+
+    def _gate(self, session: Session, graph: Graph, run_id: str) -> Gate | None:
+        """Return where this run may pause, or ``None`` when it cannot pause."""
+        points = self._breakpoints.get(session.id)
+        destructive = self.approve_destructive_tools and self.tools is not None
+        if not (points or graph.approval_nodes or graph.approval_tools or destructive):
+            return None
+        return Gate(
+            self.pauses,
+            run_id,
+            session.id,
+            graph.name,
+            before=points.before if points else (),
+            after=points.after if points else (),
+            approve_nodes=graph.approval_nodes,
+            approve_tools=graph.approval_tools,
+            approve_destructive=destructive,
+            timeout_s=self.pause_timeout_s,
+        )
+
     # -- runs -----------------------------------------------------------------
 
     async def run(
@@ -211,6 +284,7 @@ class Runtime:
             graph = self.catalog.get(session.graph)
             active = await self._instances(session, graph)
             status, result = None, None
+            gate = self._gate(session, graph, run_id := run_id or uuid.uuid4().hex[:12])
             try:
                 result = await execute(
                     graph,
@@ -222,6 +296,7 @@ class Runtime:
                     run_id=run_id,
                     llm=self.llm,
                     tools=self.tools,
+                    gate=gate,
                 )
                 status = "finished"
                 return result
