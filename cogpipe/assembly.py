@@ -132,5 +132,7 @@ async def open_runtime(
             tools=manager,
             ring_size=settings.ring_size,
             max_history=settings.max_history,
+            pause_timeout_s=settings.pause_timeout_s,
+            approve_destructive_tools=settings.approve_destructive_tools,
         )
         yield await stack.enter_async_context(runtime)

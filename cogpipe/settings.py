@@ -121,6 +121,17 @@ class Settings(BaseSettings):
     llm: LLMConfig = Field(default_factory=LLMConfig, description="the LLM endpoint (below)")
     ring_size: int = Field(2000, gt=0, description="trace events kept in memory per session")
     max_history: int = Field(100, gt=0, description="turns kept per session")
+    pause_timeout_s: float = Field(
+        3600,
+        gt=0,
+        description="seconds a run paused at a breakpoint or approval gate waits for a "
+        "decision before it fails",
+    )
+    approve_destructive_tools: bool = Field(
+        False,
+        description="pause a run before every call of a tool its server marks "
+        "destructiveHint: true (offered with allow_destructive), until it is resumed",
+    )
     token: SecretStr | None = Field(
         None, description="when set, every API call and event stream needs this token"
     )

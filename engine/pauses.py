@@ -102,6 +102,8 @@ class Pause:
             {...}}`` after it, ``{"tool": "server.tool", "arguments": {...}}`` at a
             tool call (JSON data, whole, not previews).
         since: Unix seconds when it paused. deadline: Unix seconds when it expires.
+        decided: set by :meth:`Pauses.resume`. taken: set once the run acted on the
+            decision (``run.resumed`` was emitted) or the pause expired or was cancelled.
     """
 
     run_id: str
@@ -118,6 +120,7 @@ class Pause:
     action: str | None = None
     replacement: Any = None
     decided: anyio.Event = field(default_factory=anyio.Event)
+    taken: anyio.Event = field(default_factory=anyio.Event)
 
     def info(self) -> dict[str, Any]:
         """Return the pause as JSON data (the ``run.paused`` event's and the API's)."""
@@ -291,23 +294,24 @@ class Gate:
             try:
                 with anyio.move_on_after(self.timeout_s):
                     await pause.decided.wait()
+                if pause.action is None:
+                    self.expired = PauseExpiredError(node, where, self.timeout_s)
+                    raise self.expired
+                self.stepping = pause.action == "step"
+                emit(
+                    "run.resumed",
+                    node,
+                    kind,
+                    {
+                        "action": pause.action,
+                        "where": where,
+                        "edited": pause.replacement is not None,
+                        "paused_ms": round((time.time() - now) * 1000, 3),
+                    },
+                )
+                return pause
             finally:
                 self.pauses.discard(pause)
                 if scope is not None and left is not None:
                     scope.deadline = anyio.current_time() + left
-            if pause.action is None:
-                self.expired = PauseExpiredError(node, where, self.timeout_s)
-                raise self.expired
-            self.stepping = pause.action == "step"
-            emit(
-                "run.resumed",
-                node,
-                kind,
-                {
-                    "action": pause.action,
-                    "where": where,
-                    "edited": pause.replacement is not None,
-                    "paused_ms": round((time.time() - now) * 1000, 3),
-                },
-            )
-            return pause
+                pause.taken.set()

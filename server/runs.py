@@ -3,9 +3,10 @@ and this registry answers what became of it (status, progress, result) and cance
 
 Status moves ``queued`` (accepted; may wait behind the session's running turn) →
 ``running`` (its ``run.started`` event was seen) → ``finished`` | ``failed`` |
-``cancelled``. Progress counts the run's ``node.finished`` and ``node.skipped`` trace
-events against the number of nodes its graph runs per turn, so the registry is a trace
-observer like any other.
+``cancelled``; a running run is ``paused`` between its ``run.paused`` and
+``run.resumed`` events (breakpoints, approval gates). Progress counts the run's
+``node.finished`` and ``node.skipped`` trace events against the number of nodes its
+graph runs per turn, so the registry is a trace observer like any other.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class RunRecord:
     queued: float = field(default_factory=time.time)
     started: float | None = None
     duration_ms: float | None = None
+    pause: dict[str, Any] | None = None
     cancel_requested: bool = False
     scope: anyio.CancelScope | None = None
     ended: anyio.Event = field(default_factory=anyio.Event)
@@ -82,6 +84,7 @@ class RunRecord:
             "queued": self.queued,
             "started": self.started,
             "duration_ms": duration,
+            "pause": self.pause if self.status == "paused" else None,
         }
 
 
@@ -149,6 +152,10 @@ class RunRegistry(Observer):
             record.done += 1
         elif kind == "node.skipped":
             record.skipped += 1
+        elif kind == "run.paused":
+            record.status, record.pause = "paused", event.data
+        elif kind == "run.resumed":
+            record.status, record.pause = "running", None
         elif kind == "run.started":
             record.status, record.started = "running", event.ts
             if event.graph != record.graph:  # switched while the run was queued
