@@ -294,7 +294,8 @@ class ToolError(RuntimeError):
             servers), ``hidden`` (the server's config hides the tool), ``arguments``
             (arguments invalid for the tool's input schema), ``unavailable`` (server
             down or not running), ``timeout``, ``lost`` (the server failed during the
-            call and again on the retry).
+            call and again on the retry), ``rejected`` (a person rejected the call
+            while the run was paused for its approval).
     """
 
     def __init__(self, message: str, kind: str = "unavailable") -> None:
