@@ -88,6 +88,7 @@ async def execute(
     llm: Service[LLMHandle] | None = None,
     tools: Service[ToolHandle] | None = None,
     gate: Gate | None = None,
+    restore: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run one turn of ``graph`` for ``session`` and return its result.
 
@@ -100,6 +101,10 @@ async def execute(
         run_id: the run's id (generated when omitted).
         llm, tools: services handed to nodes through ``ctx.llm`` / ``ctx.tools``.
         gate: where the run may pause (breakpoints, approval gates), or ``None``.
+        restore: with a gate, the snapshot of a paused run (:meth:`_Run.snapshot`, as
+            stored before a restart): the nodes it had finished are not run again (their
+            stored outputs are routed, ``node.finished`` has ``restored: true``), and
+            the run pauses again where it was paused.
 
     Returns:
         The result; ``status`` is ``finished``.
@@ -118,6 +123,13 @@ async def execute(
         graph, plan_of(graph), instances, session, bus, run_id or uuid.uuid4().hex[:12], llm, tools
     )
     run.gate = gate
+    if restore is not None and gate is not None:
+        run.restored = {
+            nid: _fired(run.plan.steps[nid].cls, outputs)
+            for nid, outputs in restore["done"].items()
+            if nid in run.plan.steps
+        }
+        gate.restore_at = (restore["node"], restore["where"], restore["reason"])
     return await run.execute(entry, payload)
 
 
@@ -160,7 +172,12 @@ class _Run:
         self.context: list[str] = []
         self.tg: anyio.abc.TaskGroup | None = None
         self.gate: Gate | None = None
-        self.scopes: dict[str, anyio.CancelScope] = {}  # timeout scopes, kept when gated
+        # kept only when gated: timeout scopes, each finished node's fired outputs (for
+        # the snapshot a restart resumes from), and the outputs a restored run replays
+        self.scopes: dict[str, anyio.CancelScope] = {}
+        self.outcomes: dict[str, dict[str, Any]] = {}
+        self.restored: dict[str, dict[str, Any]] = {}
+        self.entry, self.payload = "", None
 
     def emit(
         self,
@@ -190,7 +207,9 @@ class _Run:
     async def execute(self, entry: str, payload: Any) -> RunResult:
         t0 = time.perf_counter()
         fed = self.entry_values(entry, payload)
-        self.emit("run.started", data={"entry": entry, "input": preview(payload)})
+        self.entry, self.payload = entry, payload
+        started = {"entry": entry, "input": preview(payload)}
+        self.emit("run.started", data={**started, "restored": True} if self.restored else started)
         try:
             ready = self.start(fed)
             async with anyio.create_task_group() as tg:
@@ -346,10 +365,14 @@ class _Run:
     async def run_node(self, step: Step, siblings: bool = False) -> list[Step]:
         nid, kind = step.id, step.kind
         gate = self.gate
-        if gate is not None and (stop := gate.stop_before(nid)) is not None:
-            ready: list[Step] = []
-            if not await self.pause_before(gate, step, *stop):
+        if gate is not None:
+            if nid in self.restored:
+                return await self.replay(gate, step)
+            stop = gate.stop_before(nid)
+            if stop is not None and not await self.pause_before(gate, step, *stop):
+                ready: list[Step] = []
                 self.skip(step, f"rejected while paused ({stop[0]})", ready)
+                self.outcomes[nid] = {}
                 return ready
         self.emit("node.started", nid, kind, {"inputs": self.shown[nid]})
         ctx = RunContext(
@@ -407,17 +430,47 @@ class _Run:
             self.result.executed.append(nid)
             shown = {port: preview(value, DETAIL_CHARS) for port, value in fired.items()}
             self.emit("node.finished", nid, kind, {"outputs": shown}, _ms(t0))
-            if (
-                gate is not None
-                and nid in gate.after
-                and not await self.pause_after(gate, step, fired)
-            ):
-                fired = shown = {}
+            if gate is not None:
+                self.outcomes[nid] = fired
+                if nid in gate.after and not await self.pause_after(gate, step, fired):
+                    fired = shown = self.outcomes[nid] = {}
         ready = []
         self.route(step, fired, shown, ready)
         return ready
 
     # -- pauses (only with a gate) ------------------------------------------------
+
+    async def replay(self, gate: Gate, step: Step) -> list[Step]:
+        """Route the stored outputs of a node a restored run had finished (and pause
+        after it again when that is where the run was paused)."""
+        nid = step.id
+        fired = self.outcomes[nid] = self.restored.pop(nid)
+        self.status[nid] = _DONE
+        self.result.executed.append(nid)
+        shown = {port: preview(value, DETAIL_CHARS) for port, value in fired.items()}
+        self.emit("node.finished", nid, step.kind, {"outputs": shown, "restored": True}, 0.0)
+        if gate.restore_at is not None and gate.restore_at[:2] == (nid, "after"):
+            gate.restore_at = None
+            if not await self.pause_after(gate, step, fired):
+                fired = shown = self.outcomes[nid] = {}
+        ready: list[Step] = []
+        self.route(step, fired, shown, ready)
+        return ready
+
+    def snapshot(self, node: str, where: str, reason: str) -> dict[str, Any]:
+        """Return what resumes this run, paused at ``node``, after a restart (JSON data):
+        the run, its entry event and the outputs of every node it finished."""
+        return {
+            "run_id": self.run_id,
+            "session_id": self.session.id,
+            "graph": self.graph.name,
+            "entry": self.entry,
+            "payload": jsonable(self.payload),
+            "done": {nid: jsonable(fired) for nid, fired in self.outcomes.items()},
+            "node": node,
+            "where": where,
+            "reason": reason,
+        }
 
     async def pause_before(self, gate: Gate, step: Step, where: str, reason: str) -> bool:
         """Pause before ``step``; return ``False`` when it was rejected. Replacement
@@ -479,7 +532,15 @@ class _Run:
     ) -> Any:
         try:
             return await gate.pause(
-                self.emit, step.id, step.kind, where, reason, data, validate, scope
+                self.emit,
+                step.id,
+                step.kind,
+                where,
+                reason,
+                data,
+                validate,
+                scope,
+                partial(self.snapshot, step.id, where, reason),
             )
         except TimeoutError as exc:
             if where == "tool":

@@ -204,6 +204,15 @@ class Gate:
             OpenAI function name).
         approve_destructive: also gate every tool marked destructive.
         timeout_s: how long a pause may wait for a decision, seconds.
+        store: where paused runs persist (``save_paused`` / ``delete_paused`` of the
+            session store), so that they pause again after a restart; ``None``: not
+            persisted. A pause that is decided or expires is deleted; one whose run is
+            cancelled stays (a server stopping cancels its runs), so cancelling a run
+            on purpose must call ``delete_paused`` too (the runtime's :meth:`forget`).
+
+    Attributes:
+        restore_at: ``(node, where, reason)`` of the pause a restored run resumes at.
+        persisted: whether the store holds a snapshot of this run now.
     """
 
     def __init__(
@@ -219,6 +228,7 @@ class Gate:
         approve_tools: Iterable[str] = (),
         approve_destructive: bool = False,
         timeout_s: float = 3600.0,
+        store: Any = None,
     ) -> None:
         self.pauses = pauses
         self.run_id, self.session_id, self.graph = run_id, session_id, graph
@@ -227,12 +237,26 @@ class Gate:
         self.approve_tools = frozenset(approve_tools)
         self.approve_destructive = approve_destructive
         self.timeout_s = timeout_s
+        self.store = store
         self.stepping = False
         self.expired: PauseExpiredError | None = None
+        self.restore_at: tuple[str, str, str] | None = None
+        self.persisted = False
         self._lock = anyio.Lock()
+
+    def forget(self) -> None:
+        """Delete the run's snapshot from the store: it will not resume after a restart."""
+        if self.store is not None:
+            self.store.delete_paused(self.run_id)
+        self.persisted = False
 
     def stop_before(self, node: str) -> tuple[str, str] | None:
         """Return ``(where, reason)`` when the run must pause before ``node``."""
+        if self.restore_at is not None and self.restore_at[0] == node:
+            where, reason = self.restore_at[1:]
+            self.restore_at = None
+            if where not in ("after", "tool"):  # those pause again on their own
+                return where, reason
         if self.stepping:
             return "step", f"stepping: paused before node '{node}'"
         if node in self.before:
@@ -260,11 +284,13 @@ class Gate:
         data: dict[str, Any],
         validate: Validate | None,
         scope: anyio.CancelScope | None = None,
+        snapshot: Callable[[], dict[str, Any]] | None = None,
     ) -> Pause:
         """Pause the run at ``node`` until it is resumed, and return the decided pause.
 
         ``scope`` is the node's ``timeout_s`` scope when the node is already running
-        (a tool call): its deadline stops while the run is paused.
+        (a tool call): its deadline stops while the run is paused. ``snapshot`` returns
+        what the store keeps to resume the run after a restart.
 
         Raises:
             PauseExpiredError: no decision within ``timeout_s`` (also kept in
@@ -287,6 +313,9 @@ class Gate:
                 validate,
             )
             self.pauses.add(pause)
+            if self.store is not None and snapshot is not None:
+                self.store.save_paused(self.run_id, self.session_id, snapshot())
+                self.persisted = True
             left = None
             if scope is not None:
                 left, scope.deadline = scope.deadline - anyio.current_time(), math.inf
@@ -312,6 +341,8 @@ class Gate:
                 return pause
             finally:
                 self.pauses.discard(pause)
+                if self.persisted and (pause.action is not None or self.expired):
+                    self.forget()
                 if scope is not None and left is not None:
                     scope.deadline = anyio.current_time() + left
                 pause.taken.set()

@@ -100,6 +100,7 @@ class Runtime:
         self.pause_timeout_s = pause_timeout_s
         self.approve_destructive_tools = approve_destructive_tools
         self._breakpoints: dict[str, Breakpoints] = {}
+        self._gates: dict[str, Gate] = {}  # of the gated runs going on, by run id
 
     async def __aenter__(self) -> Runtime:
         self._tg = await self._stack.enter_async_context(anyio.create_task_group())
@@ -238,11 +239,26 @@ class Runtime:
         """
         return self.pauses.resume(run_id, action, inputs)
 
-    def _gate(self, session: Session, graph: Graph, run_id: str) -> Gate | None:
+    def paused_runs(self) -> list[dict[str, Any]]:
+        """Return the snapshots of runs the store holds as paused: runs that were paused
+        when the process stopped. Pass one to :meth:`run` as ``restore`` (with its
+        ``session_id``, ``entry``, ``payload`` and ``run_id``) to pause it again."""
+        return self.store.paused_runs()
+
+    def forget(self, run_id: str) -> None:
+        """Make sure a paused run will not resume after a restart (call it before
+        cancelling the run on purpose)."""
+        gate = self._gates.get(run_id)
+        if gate is not None:
+            gate.forget()
+        else:
+            self.store.delete_paused(run_id)
+
+    def _gate(self, session: Session, graph: Graph, run_id: str, restore: bool) -> Gate | None:
         """Return where this run may pause, or ``None`` when it cannot pause."""
         points = self._breakpoints.get(session.id)
         destructive = self.approve_destructive_tools and self.tools is not None
-        if not (points or graph.approval_nodes or graph.approval_tools or destructive):
+        if not (points or graph.approval_nodes or graph.approval_tools or destructive or restore):
             return None
         return Gate(
             self.pauses,
@@ -255,17 +271,27 @@ class Runtime:
             approve_tools=graph.approval_tools,
             approve_destructive=destructive,
             timeout_s=self.pause_timeout_s,
+            store=self.store,
         )
 
     # -- runs -----------------------------------------------------------------
 
     async def run(
-        self, session_id: str, entry: str, payload: Any, *, run_id: str | None = None
+        self,
+        session_id: str,
+        entry: str,
+        payload: Any,
+        *,
+        run_id: str | None = None,
+        restore: dict[str, Any] | None = None,
     ) -> RunResult:
         """Run one turn: ``payload`` enters the session's graph at ``entry``.
 
         Turns of one session run one after another; turns of different sessions run
-        in parallel.
+        in parallel. ``restore`` is a snapshot from :meth:`paused_runs`: the run goes on
+        from where it was paused before a restart (see :func:`.executor.execute`).
+        A run cancelled while its pause is stored (the server stopping) leaves no turn
+        in the history: it resumes at the next start.
 
         Raises:
             UnknownSessionError: no such session.
@@ -281,10 +307,13 @@ class Runtime:
         if lock.locked() and lock.statistics().tasks_waiting >= self.max_waiting_turns:
             raise SessionBusyError(session_id, self.max_waiting_turns)
         async with lock:
-            graph = self.catalog.get(session.graph)
+            graph = self.catalog.get(restore["graph"] if restore else session.graph)
             active = await self._instances(session, graph)
             status, result = None, None
-            gate = self._gate(session, graph, run_id := run_id or uuid.uuid4().hex[:12])
+            run_id = run_id or uuid.uuid4().hex[:12]
+            gate = self._gate(session, graph, run_id, restore is not None)
+            if gate is not None:
+                self._gates[run_id] = gate
             try:
                 result = await execute(
                     graph,
@@ -297,6 +326,7 @@ class Runtime:
                     llm=self.llm,
                     tools=self.tools,
                     gate=gate,
+                    restore=restore,
                 )
                 status = "finished"
                 return result
@@ -307,6 +337,14 @@ class Runtime:
                 status = "cancelled"
                 raise
             finally:
+                if gate is not None:
+                    del self._gates[run_id]
+                    if status == "cancelled" and gate.persisted:
+                        status = None  # stopped while paused: it resumes at the next start
+                    elif restore is not None and gate.persisted:
+                        gate.forget()  # a restored run that ended before it paused again
+                    elif restore is not None:
+                        self.store.delete_paused(run_id)
                 # a request refused before its run started (unknown entry, a payload
                 # that does not fit) leaves no turn behind
                 if status is not None:

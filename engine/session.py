@@ -114,12 +114,27 @@ class SessionStore(Protocol):
         """Remove a session (no error if absent)."""
         ...
 
+    # paused runs (breakpoints, approval gates): what resumes one after a restart
+
+    def save_paused(self, run_id: str, session_id: str, data: dict[str, Any]) -> None:
+        """Store the snapshot of a paused run (insert or replace; JSON data)."""
+        ...
+
+    def delete_paused(self, run_id: str) -> None:
+        """Forget a paused run's snapshot (no error if absent)."""
+        ...
+
+    def paused_runs(self) -> list[dict[str, Any]]:
+        """Return the snapshots of every stored paused run, oldest first."""
+        ...
+
 
 class MemorySessionStore:
     """Sessions kept in this process only, by reference (lost on restart)."""
 
     def __init__(self) -> None:
         self._data: dict[str, Session] = {}
+        self._paused: dict[str, dict[str, Any]] = {}
 
     def load(self, session_id: str) -> Session | None:
         return self._data.get(session_id)
@@ -132,3 +147,12 @@ class MemorySessionStore:
 
     def delete(self, session_id: str) -> None:
         self._data.pop(session_id, None)
+
+    def save_paused(self, run_id: str, session_id: str, data: dict[str, Any]) -> None:
+        self._paused[run_id] = data
+
+    def delete_paused(self, run_id: str) -> None:
+        self._paused.pop(run_id, None)
+
+    def paused_runs(self) -> list[dict[str, Any]]:
+        return list(self._paused.values())

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
 from .files import private_file, private_folder
 from .session import Session, jsonable
@@ -21,7 +23,13 @@ CREATE TABLE IF NOT EXISTS sessions (
     created REAL NOT NULL,
     updated REAL NOT NULL,
     data TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS paused_runs (
+    run_id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    paused REAL NOT NULL,
+    data TEXT NOT NULL
+);
 """
 
 
@@ -29,7 +37,9 @@ class SqliteSessionStore:
     """Sessions as JSON rows in one SQLite file; they survive a restart.
 
     One row per session, rewritten after every turn (a session is small: its history
-    is bounded). WAL journaling lets another process read while the server writes.
+    is bounded). Table ``paused_runs`` holds one snapshot per run paused at a
+    breakpoint or approval gate, so it can pause again after a restart. WAL journaling
+    lets another process read while the server writes.
     The file is created 0600 (SQLite gives its ``-wal`` and ``-shm`` files the mode of
     the database file) in a folder created 0700: sessions hold user text. Text JSON
     cannot carry in UTF-8 (lone surrogates from a model's reply ...) is replaced with
@@ -52,7 +62,7 @@ class SqliteSessionStore:
         self.path = str(path)
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
+        self._db.executescript(_SCHEMA)
         self._db.commit()
 
     def load(self, session_id: str) -> Session | None:
@@ -79,6 +89,24 @@ class SqliteSessionStore:
     def delete(self, session_id: str) -> None:
         self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
         self._db.commit()
+
+    def save_paused(self, run_id: str, session_id: str, data: dict[str, Any]) -> None:
+        """Store a paused run's snapshot (table ``paused_runs``, one JSON row per run)."""
+        text = dumps_clean(jsonable(data), "paused run")
+        self._db.execute(
+            "INSERT OR REPLACE INTO paused_runs (run_id, session_id, paused, data) "
+            "VALUES (?, ?, ?, ?)",
+            (run_id, session_id, time.time(), text),
+        )
+        self._db.commit()
+
+    def delete_paused(self, run_id: str) -> None:
+        self._db.execute("DELETE FROM paused_runs WHERE run_id = ?", (run_id,))
+        self._db.commit()
+
+    def paused_runs(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT data FROM paused_runs ORDER BY paused")
+        return [json.loads(r[0]) for r in rows]
 
     def close(self) -> None:
         """Close the database connection."""

@@ -140,6 +140,7 @@ def _lifespan(
             runtime.bus.add(runs)
             app.state.runtime, app.state.runs = runtime, runs
             app.state.streams = EventStreams(runtime, options)
+            runs.restore_paused()  # runs paused when the server last stopped pause again
             try:
                 yield
             finally:

@@ -127,6 +127,34 @@ class RunRegistry(Observer):
         self.task_group.start_soon(self._drive, record, payload, name=f"run {record.run_id}")
         return record
 
+    def restore_paused(self) -> list[RunRecord]:
+        """Start again, paused where they were, the runs the session store holds as
+        paused (the server stopped while they waited); call once at start-up. A run
+        whose session or graph is gone is forgotten, with a warning in the log.
+
+        Returns:
+            the records of the restored runs (status ``queued`` until they pause).
+        """
+        rt, restored = self.runtime, []
+        for snap in rt.paused_runs():
+            run_id = snap["run_id"]
+            try:
+                rt.session(snap["session_id"])
+                graph = rt.catalog.get(snap["graph"])
+            except (LookupError, ValueError) as exc:
+                log.warning("paused run %s cannot be restored: %s", run_id, exc)
+                rt.forget(run_id)
+                continue
+            record = RunRecord(
+                run_id, snap["session_id"], graph.name, snap["entry"], len(graph.flow)
+            )
+            self._runs[run_id] = record
+            self.task_group.start_soon(
+                self._drive, record, snap["payload"], snap, name=f"run {run_id} (restored)"
+            )
+            restored.append(record)
+        return restored
+
     def get(self, run_id: str) -> RunRecord | None:
         """Return the record of ``run_id``, or ``None`` when unknown or forgotten."""
         return self._runs.get(run_id)
@@ -138,6 +166,7 @@ class RunRegistry(Observer):
     def cancel(self, record: RunRecord) -> None:
         """Ask a queued or running run to stop; it ends as ``cancelled``."""
         record.cancel_requested = True
+        self.runtime.forget(record.run_id)  # a paused run cancelled on purpose stays ended
         if record.scope is not None:
             record.scope.cancel()
 
@@ -163,14 +192,16 @@ class RunRegistry(Observer):
                 graph = self.runtime.catalog.get(event.graph)
                 record.total = len(graph.flow)
 
-    async def _drive(self, record: RunRecord, payload: Any) -> None:
+    async def _drive(
+        self, record: RunRecord, payload: Any, restore: dict[str, Any] | None = None
+    ) -> None:
         try:
             with anyio.CancelScope() as scope:
                 record.scope = scope
                 if record.cancel_requested:
                     scope.cancel()
                 result = await self.runtime.run(
-                    record.session_id, record.entry, payload, run_id=record.run_id
+                    record.session_id, record.entry, payload, run_id=record.run_id, restore=restore
                 )
                 record.outputs = jsonable(result.outputs)
                 record.warnings = list(result.warnings)

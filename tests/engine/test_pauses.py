@@ -29,6 +29,7 @@ from cogpipe.engine import (
 )
 from cogpipe.engine.executor import RunResult
 from cogpipe.engine.pauses import PauseExpiredError, ResumeError
+from cogpipe.engine.store import SqliteSessionStore
 from cogpipe.engine.tools import ToolManager
 from tests.helpers.mcp_servers import git_repo, git_server_config, helper_server_config, received
 
@@ -298,8 +299,10 @@ async def test_a_paused_run_can_be_cancelled(rt: Runtime, watch: Watch) -> None:
 
         tg.start_soon(run)
         await watch.paused()
+        assert [s["run_id"] for s in rt.paused_runs()] == ["r1"]
+        rt.forget("r1")  # cancelled on purpose: it is not to resume after a restart
         tg.cancel_scope.cancel()
-    assert rt.pauses.get("r1") is None
+    assert rt.pauses.get("r1") is None and rt.paused_runs() == []
     assert ("run.cancelled", None) in watch.types("run.cancelled")
     assert rt.session(session.id).history[-1].status == "cancelled"
 
@@ -413,3 +416,55 @@ async def test_destructive_tools_pause_when_the_runtime_requires_approval(
 
 async def _collect(rt: Runtime, session_id: str, results: list[Any]) -> None:
     results.append(await rt.run(session_id, "message", "go", run_id="r1"))
+
+
+async def test_a_paused_run_survives_a_restart(tmp_path: Path) -> None:
+    """The first runtime stops while the run is paused before 'left' (its task is
+    cancelled, as when a server stops); the second pauses it again from the session
+    store: 'source' is not run again, 'right' (unfinished at the pause) is."""
+    db = tmp_path / "sessions.db"
+    first, second = Watch(), Watch()
+    cat = _catalog(BRANCHES % {"approval": "[left]"})
+    store = SqliteSessionStore(db)
+    async with Runtime(cat, store=store, observers=[CallbackObserver(first)]) as rt:
+        session = rt.create_session("branches")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_collect, rt, session.id, [])
+            await first.paused()
+            tg.cancel_scope.cancel()
+    assert rt.session(session.id).history == []  # no turn: the run is not over
+    store.close()
+
+    store = SqliteSessionStore(db)
+    async with Runtime(cat, store=store, observers=[CallbackObserver(second)]) as rt:
+        (snap,) = rt.paused_runs()
+        assert (snap["run_id"], snap["node"], snap["where"]) == ("r1", "left", "approval")
+        assert snap["done"] == {"source": {"out": {"text": "go"}}}
+        results: list[Any] = []
+        async with anyio.create_task_group() as tg:
+
+            async def restore() -> None:
+                results.append(
+                    await rt.run(
+                        snap["session_id"],
+                        snap["entry"],
+                        snap["payload"],
+                        run_id="r1",
+                        restore=snap,
+                    )
+                )
+
+            tg.start_soon(restore)
+            paused = await second.paused()
+            assert (paused.node, paused.data["where"]) == ("left", "approval")  # type: ignore[index]
+            assert paused.data["inputs"] == {"x": {"text": "go"}}  # type: ignore[index]
+            rt.resume("r1", "continue")
+        assert rt.paused_runs() == []
+        history = rt.session(session.id).history
+    assert results[0].outputs["result"] == {"text": "go", "left": 1, "right": 1}
+    started = [e.node for e in second.events if e.type == "node.started"]
+    assert "source" not in started and {"left", "right", "join"} <= set(started)
+    (replayed,) = [e for e in second.events if e.type == "node.finished" and e.node == "source"]
+    assert replayed.data == {"outputs": {"out": '{"text":"go"}'}, "restored": True}
+    assert [t.status for t in history] == ["finished"]
+    store.close()

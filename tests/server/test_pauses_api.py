@@ -3,10 +3,14 @@ resume it (continue, step, edited inputs, reject), cancel it, let it expire."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
 import httpx2
 
-from .conftest import Running, new_session, run_to_end, send
+from cogpipe.server.app import create_app
+
+from .conftest import Running, make_settings, new_session, run_to_end, send, start_server
 
 
 async def _paused(client: httpx2.AsyncClient, run_id: str) -> dict:
@@ -107,3 +111,39 @@ async def test_a_paused_run_fails_after_the_time_limit(serve) -> None:
         "0.3 s without a decision (pause_timeout_s); resume paused runs with "
         "POST /api/runs/{run_id}/resume"
     )
+
+
+async def test_a_paused_run_survives_a_server_restart(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    first = start_server(create_app(settings, token=None))
+    try:
+        async with httpx2.AsyncClient(base_url=first.url) as c:
+            sid = await new_session(c, "slow")
+            await c.put(f"/api/sessions/{sid}/breakpoints", json={"before": ["echo"]})
+            run_id = await send(c, sid, "hi")
+            await _paused(c, run_id)
+    finally:
+        first.stop()
+    second = start_server(create_app(settings, token=None))
+    try:
+        async with httpx2.AsyncClient(base_url=second.url) as c:
+            run = await _paused(c, run_id)  # known again, and paused where it was
+            assert (run["pause"]["node"], run["pause"]["inputs"]) == ("echo", {"text": "hi"})
+            assert run["progress"]["done"] == 1  # nap's stored output, not run again
+            r = await c.post(f"/api/runs/{run_id}/resume", json={"action": "continue"})
+            assert r.status_code == 200
+            run = await run_to_end(c, run_id)
+            assert (run["status"], run["outputs"]) == ("finished", {"response": "echo: hi"})
+            history = (await c.get(f"/api/sessions/{sid}")).json()["history"]
+            assert [(t["run_id"], t["status"]) for t in history] == [(run_id, "finished")]
+        events = [e for e in second.runtime.ring.events(sid) if e.run_id == run_id]
+        nap = [e for e in events if e.node == "nap" and e.type.startswith("node.")]
+        assert [(e.type, e.data["restored"]) for e in nap] == [("node.finished", True)]
+    finally:
+        second.stop()
+    third = start_server(create_app(settings, token=None))  # nothing left to restore
+    try:
+        async with httpx2.AsyncClient(base_url=third.url) as c:
+            assert (await c.get(f"/api/runs/{run_id}")).status_code == 404
+    finally:
+        third.stop()
