@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     llm: LLMConfig = Field(default_factory=LLMConfig, description="the LLM endpoint (below)")
     ring_size: int = Field(2000, gt=0, description="trace events kept in memory per session")
     max_history: int = Field(100, gt=0, description="turns kept per session")
+    watch_graphs: bool = Field(
+        True,
+        description="reload graph files when they change (hot reload): a valid edit runs "
+        "from each session's next turn, an invalid one keeps the last valid version",
+    )
     pause_timeout_s: float = Field(
         3600,
         gt=0,

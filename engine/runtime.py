@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import textwrap
 import time
 import uuid
 from collections import OrderedDict
@@ -23,6 +24,7 @@ import anyio
 import anyio.abc
 
 from .catalog import GraphCatalog
+from .diff import graph_diff
 from .errors import NodeRunError, SessionBusyError, UnknownNodeError, UnknownSessionError
 from .executor import RunResult, execute
 from .export import to_cytoscape
@@ -196,6 +198,53 @@ class Runtime:
         )
         self.store.save(session)  # after the event, so the stored seq includes it
         return target
+
+    # -- hot reload ---------------------------------------------------------------
+
+    def reload_graphs(self) -> list[dict[str, Any]]:
+        """Read the graph folders again (hot reload) and tell the sessions in memory.
+
+        A valid new version runs from each session's next turn (a run going on keeps
+        the version it started with); each session on that graph gets ``graph.updated``
+        ``{"graph", "diff", "elements"}`` (:func:`.diff.graph_diff`, cytoscape elements
+        of the new version). An invalid edit keeps the last valid version running; the
+        sessions get ``graph.invalid`` ``{"graph", "problems": [str], "path"}``.
+        Nothing is emitted for a file whose text did not change.
+
+        Returns:
+            the change per graph: ``{"graph", "type": "graph.updated"|"graph.invalid",
+            "data"}``.
+        """
+        before = {e.name: e for e in self.catalog.entries()}
+        self.catalog.reload()
+        changes: list[dict[str, Any]] = []
+        for entry in self.catalog.entries():
+            old = before.get(entry.name)
+            if entry.error is not None:
+                if (
+                    old is not None
+                    and old.error is not None
+                    and (old.error.message == entry.error.message)
+                ):
+                    continue
+                problems = [textwrap.dedent(p.render()).strip() for p in entry.error.problems]
+                data: dict[str, Any] = {
+                    "graph": entry.name,
+                    "problems": problems,
+                    "path": str(entry.path),
+                }
+                changes.append({"graph": entry.name, "type": "graph.invalid", "data": data})
+            elif entry.graph is not None and (
+                old is None or old.graph is None or old.graph.text != entry.graph.text
+            ):
+                diff = graph_diff(old.graph, entry.graph) if old and old.graph else None
+                data = {"graph": entry.name, "diff": diff, "elements": to_cytoscape(entry.graph)}
+                changes.append({"graph": entry.name, "type": "graph.updated", "data": data})
+        for change in changes:
+            for session in list(self._sessions.values()):
+                if session.graph == change["graph"]:
+                    self.emit(session, change["type"], change["data"])
+        return changes
 
     # -- breakpoints and pauses --------------------------------------------------
 

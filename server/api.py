@@ -155,10 +155,11 @@ async def list_graphs(rt: RuntimeDep) -> list[dict[str, Any]]:
 @router.get("/graphs/{name}", response_model=GraphDetail, tags=["graphs"])
 async def get_graph(name: str, rt: RuntimeDep) -> dict[str, Any]:
     """One graph: YAML, cytoscape.js elements and Mermaid text (``valid: false`` and
-    ``elements: null`` when the file has problems)."""
+    ``elements: null`` when the file has problems; after an invalid edit of a valid file
+    the elements are those of the last valid version, which keeps running)."""
     entry = _catalog_entry(rt, name)
     graph = entry.graph
-    text: str | None = graph.text if graph else None
+    text: str | None = graph.text if graph and entry.valid else None
     if text is None and entry.path is not None:
         text = await anyio.Path(entry.path).read_text(encoding="utf-8", errors="replace")
     return {
