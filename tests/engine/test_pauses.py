@@ -129,17 +129,19 @@ def _catalog(*texts: str) -> GraphCatalog:
 
 
 async def _start(
-    rt: Runtime, tg: anyio.abc.TaskGroup, graph: str, results: list[Any], text: str = "go"
+    rt: Runtime,
+    tg: anyio.abc.TaskGroup,
+    graph: str,
+    results: list[Any],
+    *,
+    before: tuple[str, ...] = (),
+    after: tuple[str, ...] = (),
 ) -> str:
+    """Start run 'r1' of a new session (with these breakpoints) in ``tg``; its result
+    (or exception) goes to ``results``."""
     session = rt.create_session(graph)
-
-    async def run() -> None:
-        try:
-            results.append(await rt.run(session.id, "message", text, run_id="r1"))
-        except Exception as exc:
-            results.append(exc)
-
-    tg.start_soon(run)
+    rt.set_breakpoints(session.id, before, after)
+    tg.start_soon(_collect, rt, session.id, results)
     return session.id
 
 
@@ -163,13 +165,7 @@ async def test_a_breakpoint_pauses_before_the_node_while_the_other_branch_goes_o
 ) -> None:
     results: list[Any] = []
     async with anyio.create_task_group() as tg:
-        session = rt.create_session("branches")
-        rt.set_breakpoints(session.id, before=["left"])
-
-        async def run() -> None:
-            results.append(await rt.run(session.id, "message", "go", run_id="r1"))
-
-        tg.start_soon(run)
+        await _start(rt, tg, "branches", results, before=("left",))
         paused = await watch.paused()
         assert (paused.type, paused.node, paused.run_id) == ("run.paused", "left", "r1")
         assert paused.data is not None
@@ -216,13 +212,7 @@ async def test_edited_inputs_are_validated_and_replace_the_pending_ones(
 async def test_step_pauses_before_every_next_node(rt: Runtime, watch: Watch) -> None:
     results: list[Any] = []
     async with anyio.create_task_group() as tg:
-        session = rt.create_session("branches")
-        rt.set_breakpoints(session.id, before=["source"])
-
-        async def run() -> None:
-            results.append(await rt.run(session.id, "message", "go", run_id="r1"))
-
-        tg.start_soon(run)
+        await _start(rt, tg, "branches", results, before=("source",))
         stops = []
         for _ in range(4):  # source, then left/right (either order), then join
             paused = await watch.paused()
@@ -256,13 +246,7 @@ async def test_a_breakpoint_after_a_node_shows_its_outputs_and_reject_drops_them
 ) -> None:
     results: list[Any] = []
     async with anyio.create_task_group() as tg:
-        session = rt.create_session("branches")
-        rt.set_breakpoints(session.id, after=["left"])
-
-        async def run() -> None:
-            results.append(await rt.run(session.id, "message", "go", run_id="r1"))
-
-        tg.start_soon(run)
+        await _start(rt, tg, "branches", results, after=("left",))
         paused = await watch.paused()
         assert paused.data is not None
         assert (paused.data["where"], paused.data["outputs"]) == (
@@ -292,19 +276,14 @@ async def test_breakpoints_name_nodes_the_graph_runs(rt: Runtime) -> None:
 
 async def test_a_paused_run_can_be_cancelled(rt: Runtime, watch: Watch) -> None:
     async with anyio.create_task_group() as tg:
-        session = rt.create_session("gated")
-
-        async def run() -> None:
-            await rt.run(session.id, "message", "go", run_id="r1")
-
-        tg.start_soon(run)
+        sid = await _start(rt, tg, "gated", [])
         await watch.paused()
         assert [s["run_id"] for s in rt.paused_runs()] == ["r1"]
         rt.forget("r1")  # cancelled on purpose: it is not to resume after a restart
         tg.cancel_scope.cancel()
     assert rt.pauses.get("r1") is None and rt.paused_runs() == []
     assert ("run.cancelled", None) in watch.types("run.cancelled")
-    assert rt.session(session.id).history[-1].status == "cancelled"
+    assert rt.session(sid).history[-1].status == "cancelled"
 
 
 async def test_a_pause_without_a_decision_fails_the_run_after_the_time_limit(
@@ -456,8 +435,11 @@ async def test_a_paused_run_survives_a_restart(tmp_path: Path) -> None:
 
             tg.start_soon(restore)
             paused = await second.paused()
-            assert (paused.node, paused.data["where"]) == ("left", "approval")  # type: ignore[index]
-            assert paused.data["inputs"] == {"x": {"text": "go"}}  # type: ignore[index]
+            assert paused.data is not None and paused.node == "left"
+            assert (paused.data["where"], paused.data["inputs"]) == (
+                "approval",
+                {"x": {"text": "go"}},
+            )
             rt.resume("r1", "continue")
         assert rt.paused_runs() == []
         history = rt.session(session.id).history
