@@ -121,23 +121,30 @@ def test_a_graph_edit_is_drawn_live_and_an_invalid_one_shows_its_problems(
     original = path.read_text()
     try:
         wait_until(lambda: node(page, "thinker") is not None, "the graph is drawn")
-        path.write_text(
+        edited = (
             original.replace(
                 "thinker: {kind: thinker_v2, params: {max_steps: 6}}",
                 "thinker: {kind: thinker_v2, params: {max_steps: 4}}",
             )
+            .replace("context: [memorizer, sensor]", "context: [memorizer]")
+            .replace("  sensor: {kind: sensor_v1, params: {tick_s: 1, idle_after_s: 300}}\n", "")
         )
+        path.write_text(edited)
         diff = page.get_by_test_id("graph-diff")
         expect(diff).to_be_visible()
-        expect(page.get_by_test_id("graph-diff-summary")).to_have_text("changed: thinker (params)")
+        expect(page.get_by_test_id("graph-diff-summary")).to_have_text(
+            "removed: sensor · changed: thinker (params)"
+        )
         wait_until(
             lambda: (node(page, "thinker") or {}).get("diff") == "changed", "thinker outlined"
         )
+        assert (node(page, "sensor") or {}).get("diff") == "removed"  # drawn as a ghost
         assert (node(page, "output") or {}).get("diff") is None
         shot(page, screenshot_dir, "reload-1-diff")
         page.get_by_test_id("diff-dismiss").click()
         expect(diff).to_be_hidden()
         wait_until(lambda: (node(page, "thinker") or {}).get("diff") is None, "diff dismissed")
+        assert node(page, "sensor") is None  # the ghost went with the diff
 
         path.write_text(original.replace("kind: thinker_v2", "kind: thinker_v9"))
         problems = page.get_by_test_id("graph-problems")
