@@ -284,13 +284,13 @@ async def get_breakpoints(session_id: str, rt: RuntimeDep) -> dict[str, Any]:
 async def put_breakpoints(session_id: str, body: BreakpointsBody, rt: RuntimeDep) -> dict[str, Any]:
     """Replace the session's breakpoints: its runs pause before / after these nodes, from
     its next run on (``run.paused``; resume with ``POST /api/runs/{run_id}/resume``).
-    Names the session's graph does not run are a 422 listing them and the graph's nodes."""
+    Names the session's graph does not run are a 409 listing them and the graph's nodes
+    (the request is well formed; it conflicts with the graph the session runs, as an
+    event the graph has no entry for does)."""
     try:
         points = rt.set_breakpoints(session_id, body.before, body.after)
     except UnknownNodeError as exc:
-        raise ApiError(
-            422, f"invalid request: {exc.message}", unknown=exc.unknown, known=exc.known
-        ) from None
+        raise ApiError(409, exc.message, unknown=exc.unknown, known=exc.known) from None
     return dataclasses.asdict(points)
 
 

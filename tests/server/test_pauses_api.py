@@ -29,9 +29,9 @@ async def test_breakpoints_get_and_put(client: httpx2.AsyncClient) -> None:
         "after": [],
     }
     r = await client.put(f"/api/sessions/{sid}/breakpoints", json={"before": ["ehco", "nap"]})
-    assert r.status_code == 422
+    assert r.status_code == 409
     assert r.json() == {
-        "error": "invalid request: graph 'slow' runs no node 'ehco'; its nodes: nap, echo",
+        "error": "graph 'slow' runs no node 'ehco'; its nodes: nap, echo",
         "unknown": ["ehco"],
         "known": ["nap", "echo"],
     }
