@@ -120,9 +120,19 @@ async def execute(
     if entry not in graph.entry:
         raise UnknownEntryError(graph.name, entry, list(graph.entry))
     run = _Run(
-        graph, plan_of(graph), instances, session, bus, run_id or uuid.uuid4().hex[:12], llm, tools
+        graph,
+        plan_of(graph),
+        instances,
+        session,
+        bus,
+        run_id or uuid.uuid4().hex[:12],
+        llm,
+        tools,
+        gate,
     )
-    run.gate = gate
+    if gate is not None:
+        run.scopes, run.outcomes, run.restored = {}, {}, {}
+        run.entry, run.payload = entry, payload
     if restore is not None and gate is not None:
         run.restored = {
             nid: _fired(run.plan.steps[nid].cls, outputs)
@@ -147,6 +157,15 @@ class _Run:
     """The mutable state of one run. Everything runs on one event loop thread, so the
     bookkeeping below needs no locks: state changes only between awaits."""
 
+    # set only when gated (execute()): the run's entry event, the timeout scopes of
+    # running nodes, each finished node's fired outputs (for the snapshot a restart
+    # resumes from), and the outputs a restored run replays
+    entry: str
+    payload: Any
+    scopes: dict[str, anyio.CancelScope]
+    outcomes: dict[str, dict[str, Any]]
+    restored: dict[str, dict[str, Any]]
+
     def __init__(
         self,
         graph: Graph,
@@ -157,11 +176,12 @@ class _Run:
         run_id: str,
         llm: Service[LLMHandle] | None,
         tools: Service[ToolHandle] | None,
+        gate: Gate | None = None,
     ) -> None:
         self.graph, self.plan, self.instances, self.session = graph, plan, instances, session
         self.publish = bus.publish
         self.run_id = run_id
-        self.llm, self.tools = llm, tools
+        self.llm, self.tools, self.gate = llm, tools, gate
         steps = plan.steps
         # per node: input values, their previews, sources still unresolved per port, status
         self.values: dict[str, dict[str, Any]] = {nid: {} for nid in steps}
@@ -171,13 +191,6 @@ class _Run:
         self.result = RunResult(run_id, session.id, graph.name)
         self.context: list[str] = []
         self.tg: anyio.abc.TaskGroup | None = None
-        self.gate: Gate | None = None
-        # kept only when gated: timeout scopes, each finished node's fired outputs (for
-        # the snapshot a restart resumes from), and the outputs a restored run replays
-        self.scopes: dict[str, anyio.CancelScope] = {}
-        self.outcomes: dict[str, dict[str, Any]] = {}
-        self.restored: dict[str, dict[str, Any]] = {}
-        self.entry, self.payload = "", None
 
     def emit(
         self,
@@ -207,9 +220,10 @@ class _Run:
     async def execute(self, entry: str, payload: Any) -> RunResult:
         t0 = time.perf_counter()
         fed = self.entry_values(entry, payload)
-        self.entry, self.payload = entry, payload
-        started = {"entry": entry, "input": preview(payload)}
-        self.emit("run.started", data={**started, "restored": True} if self.restored else started)
+        started: dict[str, Any] = {"entry": entry, "input": preview(payload)}
+        if self.gate is not None and self.restored:
+            started["restored"] = True
+        self.emit("run.started", data=started)
         try:
             ready = self.start(fed)
             async with anyio.create_task_group() as tg:

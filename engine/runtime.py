@@ -360,7 +360,14 @@ class Runtime:
             active = await self._instances(session, graph)
             status, result = None, None
             run_id = run_id or uuid.uuid4().hex[:12]
-            gate = self._gate(session, graph, run_id, restore is not None)
+            gate = None
+            if (
+                self._breakpoints
+                or graph.approval_nodes
+                or graph.approval_tools
+                or (restore is not None or self.approve_destructive_tools)
+            ):
+                gate = self._gate(session, graph, run_id, restore is not None)
             if gate is not None:
                 self._gates[run_id] = gate
             try:
