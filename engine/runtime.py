@@ -361,7 +361,7 @@ class Runtime:
             status, result = None, None
             run_id = run_id or uuid.uuid4().hex[:12]
             gate = None
-            if (
+            if (  # a cheap test first: most runs cannot pause
                 self._breakpoints
                 or graph.approval_nodes
                 or graph.approval_tools
@@ -397,10 +397,8 @@ class Runtime:
                     del self._gates[run_id]
                     if status == "cancelled" and gate.persisted:
                         status = None  # stopped while paused: it resumes at the next start
-                    elif restore is not None and gate.persisted:
-                        gate.forget()  # a restored run that ended before it paused again
-                    elif restore is not None:
-                        self.store.delete_paused(run_id)
+                    elif gate.persisted or restore is not None:
+                        gate.forget()  # it ended (e.g. failed on another branch meanwhile)
                 # a request refused before its run started (unknown entry, a payload
                 # that does not fit) leaves no turn behind
                 if status is not None:

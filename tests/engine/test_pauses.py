@@ -450,3 +450,18 @@ async def test_a_paused_run_survives_a_restart(tmp_path: Path) -> None:
     assert replayed.data == {"outputs": {"out": '{"text":"go"}'}, "restored": True}
     assert [t.status for t in history] == ["finished"]
     store.close()
+
+
+async def test_a_run_that_fails_on_another_branch_while_paused_leaves_nothing_to_resume(
+    watch: Watch,
+) -> None:
+    text = BRANCHES.replace("{sleep_s: 0.05}", "{sleep_s: 0.05, fail: true}") % {
+        "approval": "[left]"
+    }
+    async with Runtime(_catalog(text), observers=[CallbackObserver(watch)]) as rt:
+        session = rt.create_session("branches")
+        with pytest.raises(NodeRunError, match="node 'right'"):
+            await rt.run(session.id, "message", "go", run_id="r1")  # left waits, right fails
+        assert rt.pauses.get("r1") is None and rt.paused_runs() == []
+        assert rt.session(session.id).history[-1].status == "failed"
+    assert ("run.paused", "left") in watch.types("run.paused")
