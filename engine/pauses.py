@@ -34,6 +34,8 @@ from typing import Any
 
 import anyio
 
+from .session import SessionStore
+
 __all__ = [
     "ACTIONS",
     "Breakpoints",
@@ -200,8 +202,7 @@ class Gate:
         pauses: the runtime's registry. run_id, session_id, graph: the run.
         before, after: node ids of the session's breakpoints.
         approve_nodes: node ids with an approval gate (``approval:``).
-        approve_tools: tool names with an approval gate (bare, ``server.tool`` or the
-            OpenAI function name).
+        approve_tools: tool names with an approval gate (bare or ``server.tool``).
         approve_destructive: also gate every tool marked destructive.
         timeout_s: how long a pause may wait for a decision, seconds.
         store: where paused runs persist (``save_paused`` / ``delete_paused`` of the
@@ -228,7 +229,7 @@ class Gate:
         approve_tools: Iterable[str] = (),
         approve_destructive: bool = False,
         timeout_s: float = 3600.0,
-        store: Any = None,
+        store: SessionStore | None = None,
     ) -> None:
         self.pauses = pauses
         self.run_id, self.session_id, self.graph = run_id, session_id, graph
