@@ -131,7 +131,7 @@ function handle(ev) {
     showBanner(d.diff ? { graph: d.graph, diff: d.diff, old,
       merged: withDiff(d.elements, old, d.diff) } : null);
   } else if (ev.type === 'graph.invalid') {
-    showBanner({ graph: d.graph, problems: d.problems });
+    showBanner({ graph: d.graph, problems: d.problems, path: d.path });
   }
   chat.apply(ev);
   log.add(ev);

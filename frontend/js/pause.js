@@ -151,12 +151,12 @@ export function withDiff(elements, old, diff) {
 }
 
 /** The banner over the graph: what a reload changed, or why the edit was refused. */
-export function diffBanner({ graph, diff, problems }, onDismiss) {
+export function diffBanner({ graph, diff, problems, path }, onDismiss) {
   const dismiss = h('button', { type: 'button', testid: 'diff-dismiss', onclick: onDismiss,
     title: 'stop showing this' }, 'Dismiss');
   if (problems) {
     return h('div', { class: 'graph-banner invalid', testid: 'graph-problems', role: 'alert' },
-      h('strong', {}, `${graph}.yaml was edited and is invalid; the last valid version keeps running.`),
+      h('strong', {}, `${path ?? graph} was edited and is invalid; the last valid version of ${graph} keeps running.`),
       h('ul', {}, problems.map((p) => h('li', {}, h('pre', {}, p)))), dismiss);
   }
   const parts = [];

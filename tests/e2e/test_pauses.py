@@ -149,7 +149,8 @@ def test_a_graph_edit_is_drawn_live_and_an_invalid_one_shows_its_problems(
         path.write_text(original.replace("kind: thinker_v2", "kind: thinker_v9"))
         problems = page.get_by_test_id("graph-problems")
         expect(problems).to_be_visible()
-        expect(problems).to_contain_text("the last valid version keeps running")
+        expect(problems).to_contain_text("v2-director-drives.yaml was edited and is invalid")
+        expect(problems).to_contain_text("the last valid version of v2-director-drives keeps")
         expect(problems).to_contain_text("node 'thinker': unknown kind 'thinker_v9'")
         shot(page, screenshot_dir, "reload-2-invalid")
         assert (node(page, "thinker") or {}).get("kind") == "thinker_v2"  # still drawn, runs
