@@ -223,6 +223,8 @@ function drawInspector(run) {
 /** Show what a reload of the graph files did (null: nothing) until it is dismissed. */
 function showBanner(next) {
   banner = next;
+  // the graph menu's node counts and validity change with the files
+  if (next) api.graphs().then((list) => switcher.fill(list)).catch(() => {});
   $('graph-banners').replaceChildren(...(banner ? [diffBanner(banner, () => showBanner(null))] : []));
   schedule();
 }
