@@ -40,6 +40,7 @@ from .middleware import (
 )
 from .openapi import finish_openapi
 from .quota import SessionQuota
+from .reload import watch_graphs
 from .responses import SafeJSONResponse
 from .runs import RunRegistry
 from .streams import EventStreams, StreamOptions
@@ -143,6 +144,9 @@ def _lifespan(
             runtime.bus.add(runs)
             app.state.runtime, app.state.runs = runtime, runs
             app.state.streams = EventStreams(runtime, options)
+            runs.restore_paused()  # runs paused when the server last stopped pause again
+            if settings.watch_graphs:
+                tg.start_soon(watch_graphs, runtime, name="graph folder watcher")
             try:
                 yield
             finally:
