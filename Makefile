@@ -48,9 +48,10 @@ wheel: setup ## build dist/cogpipe-<version>-py3-none-any.whl (graphs and the wh
 	$(BIN)/pip wheel --no-deps -q -w dist .
 	@ls -l dist/cogpipe-*.whl
 
-bench: setup ## print the engine and HUD benchmarks
+bench: setup ## print the engine, HUD and memory soak benchmarks (~5 min)
 	$(BIN)/python bench/engine_overhead.py
 	$(BIN)/python bench/hud_fanout.py
+	$(BIN)/python bench/soak.py
 
 lint: setup
 	$(BIN)/ruff check .

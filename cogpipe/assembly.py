@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from cogpipe.engine import (
+    EventLog,
     GraphCatalog,
     JsonlSink,
     MemorySessionStore,
@@ -28,7 +29,7 @@ from cogpipe.engine import (
     SessionStore,
     import_node_modules,
 )
-from cogpipe.engine.store import SqliteSessionStore
+from cogpipe.engine.store import SqliteEventLog, SqliteSessionStore
 from cogpipe.engine.tools import ToolServerConfig
 
 from .forward import HookForwarder
@@ -80,12 +81,14 @@ def _demo_rules(servers: list[ToolServerConfig]) -> None:
         offline.register()
 
 
-def _store(settings: Settings, stack: AsyncExitStack) -> SessionStore:
+def _store(settings: Settings, stack: AsyncExitStack) -> tuple[SessionStore, EventLog | None]:
+    """Return the session store and, for a database file, its event log."""
     if settings.session_db == "memory":
-        return MemorySessionStore()
-    store = SqliteSessionStore(settings.session_db)
+        return MemorySessionStore(), None
+    timeout_s = settings.session_db_timeout_s
+    store = SqliteSessionStore(settings.session_db, timeout_s)
     stack.callback(store.close)
-    return store
+    return store, SqliteEventLog(settings.session_db, settings.ring_size, timeout_s=timeout_s)
 
 
 @asynccontextmanager
@@ -128,14 +131,21 @@ async def open_runtime(
             max_bytes=settings.trace_max_bytes,
             backups=settings.trace_backups,
         )
+        store, event_log = _store(settings, stack)
         runtime = Runtime(
             graphs,
-            store=_store(settings, stack),
+            store=store,
             observers=[sink, *observers],
             llm=llm,
             tools=manager,
             ring_size=settings.ring_size,
             max_history=settings.max_history,
             ledger=settings.ledger,
+            event_log=event_log,
+            max_events=settings.max_events,
+            max_sessions=settings.max_sessions,
+            idle_s=settings.session_idle_min * 60,
+            pause_timeout_s=settings.pause_timeout_s,
+            approve_destructive_tools=settings.approve_destructive_tools,
         )
         yield await stack.enter_async_context(runtime)

@@ -39,6 +39,8 @@ HOOK_TYPES: dict[str, str] = {
     "run.finished": "Stop",
     "run.failed": "Stop",
     "run.cancelled": "Stop",
+    "run.interrupted": "Stop",  # a run a crashed process never ended: reported at start-up
+    "run.paused": "PermissionRequest",  # approval pauses only; breakpoints keep their name
 }
 """cogpipe event type → hook event type; every other event keeps its own type name."""
 
@@ -74,8 +76,10 @@ def to_hook_event(event: TraceEvent, source_app: str) -> dict[str, Any] | None:
     ``tool.started`` → ``PreToolUse``, ``tool.finished`` → ``PostToolUse``,
     ``tool.failed`` → ``PostToolUseFailure`` (``tool_name`` as ``server.tool``,
     ``tool_input``, ``tool_use_id``, ``tool_response`` / ``error``); ``run.finished``,
-    ``run.failed``, ``run.cancelled`` → ``Stop`` (``status``); anything else under its
-    own type name.
+    ``run.failed``, ``run.cancelled``, ``run.interrupted`` → ``Stop`` (``status``);
+    ``run.paused`` at an approval gate or a tool call awaiting approval →
+    ``PermissionRequest`` (``tool_name``, ``tool_input`` for a tool call); anything else
+    under its own type name.
     """
     if event.type in SKIPPED:
         return None
@@ -101,6 +105,11 @@ def to_hook_event(event: TraceEvent, source_app: str) -> dict[str, Any] | None:
         top = {k: payload[k] for k in ("tool_name", "tool_use_id", "error") if k in payload}
     elif hook == "Stop":
         payload["status"] = event.type.removeprefix("run.")
+    elif event.type == "run.paused":
+        if data.get("where") == "tool":
+            payload["tool_name"], payload["tool_input"] = data.get("tool"), data.get("arguments")
+        elif data.get("where") != "approval":
+            hook = event.type  # a breakpoint or a step: nobody is asked for permission
     payload["cogpipe"] = {
         "type": event.type,
         "run_id": event.run_id,

@@ -130,8 +130,15 @@ class Settings(BaseSettings):
     trace_backups: int = Field(4, ge=0, description="rotated trace files kept")
     session_db: Literal["memory"] | Path = Field(
         default_factory=lambda data: data["data_dir"] / "var" / "sessions.db",
-        description="SQLite file of sessions; 'memory' keeps them in RAM only "
+        description="SQLite file of sessions, run records and trace events for resume; "
+        "'memory' keeps them in RAM only "
         "(default: DATA_DIR/var/sessions.db)",
+    )
+    session_db_timeout_s: float = Field(
+        10,
+        gt=0,
+        description="how long a write to the session DB waits while another process holds "
+        "it, seconds; then the request answers 503",
     )
     demo_db: Path = Field(
         default_factory=lambda data: data["data_dir"] / "var" / "demo.db",
@@ -143,8 +150,47 @@ class Settings(BaseSettings):
         "default: the demo database server",
     )
     llm: LLMConfig = Field(default_factory=LLMConfig, description="the LLM endpoint (below)")
-    ring_size: int = Field(2000, gt=0, description="trace events kept in memory per session")
+    ring_size: int = Field(
+        2000, gt=0, description="trace events kept per session, in memory and in the session DB"
+    )
+    max_events: int = Field(
+        200_000,
+        gt=0,
+        description="trace events kept in memory over all sessions; past it, the oldest "
+        "sessions' events are dropped from memory (the session DB still has them)",
+    )
+    max_sessions: int = Field(
+        2000,
+        gt=0,
+        description="sessions held in memory; past it, the least recently used idle ones "
+        "are evicted (reloaded from the store when used again)",
+    )
+    session_idle_min: float = Field(
+        30, gt=0, description="minutes after which an idle session is evicted from memory"
+    )
+    sessions_per_minute: int = Field(
+        60,
+        ge=0,
+        description="new sessions one client (IP address) may create per minute; "
+        "past it, 429 with Retry-After; 0: no limit",
+    )
     max_history: int = Field(100, gt=0, description="turns kept per session")
+    watch_graphs: bool = Field(
+        True,
+        description="reload graph files when they change (hot reload): a valid edit runs "
+        "from each session's next turn, an invalid one keeps the last valid version",
+    )
+    pause_timeout_s: float = Field(
+        3600,
+        gt=0,
+        description="seconds a run paused at a breakpoint or approval gate waits for a "
+        "decision before it fails",
+    )
+    approve_destructive_tools: bool = Field(
+        False,
+        description="pause a run before every call of a tool its server marks "
+        "destructiveHint: true (offered with allow_destructive), until it is resumed",
+    )
     token: SecretStr | None = Field(
         None, description="when set, every API call and event stream needs this token"
     )

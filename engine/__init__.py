@@ -17,11 +17,13 @@ from .errors import (
     NodeRunError,
     Problem,
     SessionBusyError,
+    StoreError,
     ToolArgumentsError,
     ToolError,
     UnknownEntryError,
     UnknownGraphError,
     UnknownKindError,
+    UnknownNodeError,
     UnknownSessionError,
 )
 from .executor import RunResult, execute
@@ -31,18 +33,22 @@ from .guards import echoed_descriptions, echoes_prompt
 from .handles import ChatReply, LLMHandle, Messages, Service, ToolCall, ToolHandle
 from .loader import load_graph, load_graph_text
 from .node import Node, NodeParams, RunContext
+from .pauses import Breakpoints, Pause, PauseExpiredError, ResumeError
 from .ports import Port, fits, type_name
 from .registry import Registry, default_registry, import_node_modules
+from .runs import RunRecord, RunStatus
 from .runtime import Runtime, tune_gc
 from .session import MemorySessionStore, Session, SessionStore, Turn
-from .sinks import CallbackObserver, JsonlSink, RingBuffer, Subscription
+from .sinks import CallbackObserver, EventLog, JsonlSink, RingBuffer, Subscription
 from .trace import EventBus, Observer, TraceEvent, preview
 
 __all__ = [
+    "Breakpoints",
     "CallbackObserver",
     "CatalogEntry",
     "ChatReply",
     "EventBus",
+    "EventLog",
     "Graph",
     "GraphCatalog",
     "GraphValidationError",
@@ -65,17 +71,23 @@ __all__ = [
     "NodeParams",
     "NodeRunError",
     "Observer",
+    "Pause",
+    "PauseExpiredError",
     "Port",
     "Problem",
     "Registry",
+    "ResumeError",
     "RingBuffer",
     "RunContext",
+    "RunRecord",
     "RunResult",
+    "RunStatus",
     "Runtime",
     "Service",
     "Session",
     "SessionBusyError",
     "SessionStore",
+    "StoreError",
     "Subscription",
     "ToolArgumentsError",
     "ToolCall",
@@ -86,6 +98,7 @@ __all__ = [
     "UnknownEntryError",
     "UnknownGraphError",
     "UnknownKindError",
+    "UnknownNodeError",
     "UnknownSessionError",
     "default_registry",
     "echoed_descriptions",

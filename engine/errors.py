@@ -24,11 +24,13 @@ __all__ = [
     "NodeRunError",
     "Problem",
     "SessionBusyError",
+    "StoreError",
     "ToolArgumentsError",
     "ToolError",
     "UnknownEntryError",
     "UnknownGraphError",
     "UnknownKindError",
+    "UnknownNodeError",
     "UnknownSessionError",
 ]
 
@@ -125,6 +127,21 @@ class UnknownEntryError(LookupError):
         super().__init__(self.message)
 
 
+class UnknownNodeError(LookupError):
+    """Raised when a request names nodes its graph does not run (e.g. breakpoints).
+
+    Attributes:
+        unknown: the names not found. known: the graph's node ids that run in a turn.
+    """
+
+    def __init__(self, graph: str, unknown: list[str], known: list[str]) -> None:
+        self.unknown = unknown
+        self.known = known
+        names = ", ".join(f"'{n}'" for n in unknown)
+        self.message = f"graph '{graph}' runs no node {names}; its nodes: {', '.join(known)}"
+        super().__init__(self.message)
+
+
 class UnknownSessionError(LookupError):
     """Raised when a session id does not exist."""
 
@@ -140,6 +157,16 @@ class SessionBusyError(RuntimeError):
     def __init__(self, session_id: str, limit: int) -> None:
         self.session_id = session_id
         self.message = f"session '{session_id}' already has {limit} turns waiting; retry later"
+        super().__init__(self.message)
+
+
+class StoreError(RuntimeError):
+    """Raised when the session store cannot be read or written (a full disk, a
+    read-only or locked database file). Nothing was accepted: the request can be
+    retried once the store works again (the API answers 503)."""
+
+    def __init__(self, action: str, cause: BaseException) -> None:
+        self.message = f"the session store could not {action}: {cause}; nothing was accepted"
         super().__init__(self.message)
 
 
@@ -278,7 +305,8 @@ class ToolError(RuntimeError):
             servers), ``hidden`` (the server's config hides the tool), ``arguments``
             (arguments invalid for the tool's input schema), ``unavailable`` (server
             down or not running), ``timeout``, ``lost`` (the server failed during the
-            call and again on the retry).
+            call and again on the retry), ``rejected`` (a person rejected the call
+            while the run was paused for its approval).
     """
 
     def __init__(self, message: str, kind: str = "unavailable") -> None:

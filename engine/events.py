@@ -53,6 +53,9 @@ class RunStarted(_Data):
     trace_id: str | None = Field(
         None, description="the run span's OpenTelemetry trace id (32 hex digits) when traced"
     )
+    restored: bool | None = Field(
+        None, description="true: a paused run started again after a restart"
+    )
 
 
 class RunFinished(_Data):
@@ -62,6 +65,58 @@ class RunFinished(_Data):
     skipped: int
     outputs: dict[str, str]
     warnings: list[str]
+
+
+class RunInterrupted(_Data):
+    """Emitted at start-up for a run an earlier process accepted but never ended."""
+
+    error: str
+    entry: str
+    input: str
+
+
+class RunPaused(_Data):
+    """The run waits for a person before, after or inside the pending node; values are
+    whole JSON data, not previews."""
+
+    node: str
+    kind: str
+    where: Literal["before", "after", "step", "approval", "tool"]
+    reason: str
+    inputs: dict[str, Any] | None = Field(None, description="before a node: its inputs")
+    outputs: dict[str, Any] | None = Field(None, description="after a node: its outputs")
+    tool: str | None = Field(None, description="at a tool call: server.tool")
+    arguments: Any = Field(None, description="at a tool call: its arguments")
+    since: float = Field(description="Unix seconds when it paused")
+    deadline: float = Field(description="Unix seconds when the pause expires")
+    editable: bool
+
+
+class RunResumed(_Data):
+    """A paused run went on with a person's decision."""
+
+    action: Literal["continue", "step", "reject"]
+    where: str
+    edited: bool
+    paused_ms: float
+
+
+class GraphUpdated(_Data):
+    """Hot reload: the session's graph file changed and is valid (next turn on)."""
+
+    graph: str
+    diff: dict[str, Any] | None = Field(
+        description="{nodes: {added, removed, changed}, edges: {added, removed}, empty}"
+    )
+    elements: Any = Field(description="the new graph as cytoscape elements")
+
+
+class GraphInvalid(_Data):
+    """Hot reload: the session's graph file was edited into an invalid one."""
+
+    graph: str
+    problems: list[str]
+    path: str
 
 
 class RunFailed(_Data):
@@ -126,6 +181,9 @@ class NodeFinished(_Data):
     """A node ended; previews of the outputs that fired."""
 
     outputs: dict[str, str]
+    restored: bool | None = Field(
+        None, description="true: a restored paused run's node that had finished before"
+    )
 
 
 class NodeSkipped(_Data):
@@ -347,11 +405,16 @@ class StreamLost(_Data):
 EVENTS: dict[str, type[_Data]] = {
     "session.started": SessionStarted,
     "graph.switched": GraphSwitched,
+    "graph.updated": GraphUpdated,
+    "graph.invalid": GraphInvalid,
     "run.started": RunStarted,
     "run.finished": RunFinished,
     "run.failed": RunFailed,
     "run.cancelled": _Empty,
     "run.ledger": RunLedger,
+    "run.interrupted": RunInterrupted,
+    "run.paused": RunPaused,
+    "run.resumed": RunResumed,
     "node.started": NodeStarted,
     "node.finished": NodeFinished,
     "node.skipped": NodeSkipped,

@@ -8,7 +8,7 @@ outputs and reaches the world only through its :class:`RunContext`.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
@@ -69,6 +69,11 @@ class RunContext:
         context: context lines assembled from the graph's ``context:`` providers.
         trace_context: the OpenTelemetry context whose current span is this node run's
             (parent of the LLM and tool spans it causes); ``None`` when tracing is off.
+        approve: set by the executor when the run can pause (:mod:`.pauses`): tool
+            services await ``approve(tool, names, destructive, arguments, validate)``
+            before a call (``tool`` the qualified name, ``names`` every name it is known
+            by, ``validate`` checks replacement arguments) and get the arguments to
+            call with, or ``None`` when the call was rejected. ``None`` otherwise.
     """
 
     __slots__ = (
@@ -77,6 +82,7 @@ class RunContext:
         "_llm_source",
         "_tools",
         "_tools_source",
+        "approve",
         "context",
         "graph",
         "kind",
@@ -112,6 +118,7 @@ class RunContext:
         self._tools_source: Service[ToolHandle] = tools or _Missing("tools")
         self._llm: LLMHandle | None = None
         self._tools: ToolHandle | None = None
+        self.approve: Callable[..., Awaitable[dict[str, Any] | None]] | None = None
 
     @property
     def llm(self) -> LLMHandle:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import textwrap
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
@@ -22,15 +24,17 @@ import anyio
 import anyio.abc
 
 from .catalog import GraphCatalog
-from .errors import NodeRunError, SessionBusyError, UnknownSessionError
+from .diff import graph_diff
+from .errors import NodeRunError, SessionBusyError, UnknownNodeError, UnknownSessionError
 from .executor import RunResult, execute
 from .export import to_cytoscape
 from .graph import Graph
 from .handles import LLMHandle, Service, ToolHandle
 from .ledger import compute_ledger
 from .node import Node, RunContext
+from .pauses import Breakpoints, Gate, Pause, Pauses
 from .session import MemorySessionStore, Session, SessionStore, Turn, jsonable
-from .sinks import RingBuffer
+from .sinks import EventLog, RingBuffer
 from .trace import EventBus, Observer, TraceEvent
 
 __all__ = ["Runtime", "tune_gc"]
@@ -63,6 +67,17 @@ class Runtime:
             session's instances are stopped, to be rebuilt at its next turn.
         ledger: emit a ``run.ledger`` event after every run (:mod:`engine.ledger`),
             computed from the run's events in the ring at its end; off, it costs nothing.
+        event_log: where events outlive the process (resume after a restart); it
+            joins the bus, and :meth:`events` reads it past what the ring holds.
+        max_events: events the ring holds over all sessions (``None``: no limit).
+        max_sessions: sessions held in memory; past it, the least recently used idle
+            ones are evicted (see :meth:`evict_session`). ``None``: no limit.
+        idle_s: seconds after which an idle session is evicted from memory (checked
+            every ``idle_s / 4`` seconds, at most every minute). ``None``: never.
+        pause_timeout_s: how long a paused run waits for a decision before it fails,
+            seconds (:mod:`.pauses`).
+        approve_destructive_tools: pause before every call of a tool its server marks
+            ``destructiveHint: true``, until a person resumes the run.
     """
 
     def __init__(
@@ -78,11 +93,19 @@ class Runtime:
         max_waiting_turns: int = 32,
         max_active_sessions: int = 1000,
         ledger: bool = False,
+        event_log: EventLog | None = None,
+        max_events: int | None = None,
+        max_sessions: int | None = None,
+        idle_s: float | None = None,
+        pause_timeout_s: float = 3600.0,
+        approve_destructive_tools: bool = False,
     ) -> None:
         self.catalog = catalog
         self.store: SessionStore = store or MemorySessionStore()
-        self.ring = RingBuffer(ring_size)
-        self.bus = EventBus([self.ring, *observers])
+        self.ring = RingBuffer(ring_size, max_events)
+        self.event_log = event_log
+        logs = [event_log] if event_log is not None else []
+        self.bus = EventBus([self.ring, *logs, *observers])
         self.llm, self.tools = llm, tools
         self.max_history = max_history
         self.max_waiting_turns = max_waiting_turns
@@ -91,11 +114,22 @@ class Runtime:
         self._locks: dict[str, anyio.Lock] = {}
         self.max_active_sessions = max_active_sessions
         self._active: OrderedDict[str, _Active] = OrderedDict()  # least recently used first
+        self.max_sessions, self.idle_s = max_sessions, idle_s
+        self._used: dict[str, float] = {}  # session id -> monotonic time; oldest first
+        self.evicted = 0
+        """Sessions evicted from memory so far (idle, or past ``max_sessions``)."""
         self._tg: anyio.abc.TaskGroup | None = None
         self._stack = AsyncExitStack()
+        self.pauses = Pauses()
+        self.pause_timeout_s = pause_timeout_s
+        self.approve_destructive_tools = approve_destructive_tools
+        self._breakpoints: dict[str, Breakpoints] = {}
+        self._gates: dict[str, Gate] = {}  # of the gated runs going on, by run id
 
     async def __aenter__(self) -> Runtime:
         self._tg = await self._stack.enter_async_context(anyio.create_task_group())
+        if self.idle_s:
+            self._tg.start_soon(self._sweep, name="evict idle sessions")
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
@@ -132,6 +166,7 @@ class Runtime:
             session.seq, time.time(), session.id, run_id, session.graph, type, node, kind, data
         )
         self.bus.publish(event)
+        self.ring.settle(session.id)
         return event
 
     # -- sessions -------------------------------------------------------------
@@ -149,8 +184,8 @@ class Runtime:
         if sid in self._sessions or self.store.load(sid) is not None:
             raise ValueError(f"session id '{sid}' is already in use")
         session = Session(id=sid, graph=name, max_history=self.max_history)
-        self._sessions[sid] = session
         self.store.save(session)
+        self._hold(session)
         self.emit(session, "session.started", {"graph": name})
         return session
 
@@ -165,8 +200,92 @@ class Runtime:
             session = self.store.load(session_id)
             if session is None:
                 raise UnknownSessionError(session_id)
-            self._sessions[session_id] = session
+            if self.event_log is not None:  # events stored after the session's last save
+                session.seq = max(session.seq, self.event_log.last_seq(session_id))
+            self._hold(session)
+        else:
+            used = self._used
+            used.pop(session_id, None)  # re-inserted last: least recently used stays first
+            used[session_id] = time.monotonic()
         return session
+
+    def events(self, session_id: str, after: int = 0) -> list[TraceEvent]:
+        """Return a session's events with ``seq > after``, oldest first: the ring's,
+        preceded by the event log's when the ring does not reach back that far."""
+        kept = self.ring.events(session_id, after)
+        first = kept[0].seq if kept else None
+        if self.event_log is None or (first is not None and first <= after + 1):
+            return kept
+        return self.event_log.events(session_id, after, first) + kept
+
+    def _hold(self, session: Session) -> None:
+        """Keep ``session`` in memory, evicting the least recently used idle sessions
+        past ``max_sessions``."""
+        self._sessions[session.id] = session
+        self._used[session.id] = time.monotonic()
+        limit = self.max_sessions
+        if limit is not None and len(self._sessions) > limit:
+            for sid in list(self._used):
+                if len(self._sessions) <= limit:
+                    break
+                if sid != session.id:
+                    self.evict_session(sid)
+
+    def evict_session(self, session_id: str) -> bool:
+        """Drop an idle session from memory: its session object, events, lock and node
+        instances (their ``start()`` hooks are cancelled first, then the session is
+        saved; ``stop()`` runs in the background). It stays in the store and is reloaded
+        by its next use.
+
+        Returns:
+            ``False`` when the session is running or waiting for a turn, or cannot be
+            saved (it stays in memory then), else ``True``.
+        """
+        lock = self._locks.get(session_id)
+        if lock is not None and lock.locked():
+            return False
+        active = self._active.pop(session_id, None)
+        if active is not None:  # first, so that no start() hook changes what is saved
+            active.scope.cancel()
+            if self._tg is not None:
+                self._tg.start_soon(self._stop, active)
+        session = self._sessions.get(session_id)
+        if session is not None:
+            try:
+                self.store.save(session)  # events between turns (sensor flags) moved seq on
+            except Exception:
+                log.exception("could not save session '%s'; it stays in memory", session_id)
+                return False
+        self._sessions.pop(session_id, None)
+        self._used.pop(session_id, None)
+        self._locks.pop(session_id, None)
+        self.ring.forget(session_id)
+        self.evicted += 1
+        return True
+
+    async def _sweep(self) -> None:
+        """Evict sessions idle for ``idle_s`` seconds, forever (a background task)."""
+        assert self.idle_s
+        while True:
+            await anyio.sleep(min(self.idle_s / 4, 60.0))
+            cutoff = time.monotonic() - self.idle_s
+            for sid, used in list(self._used.items()):
+                if used > cutoff:
+                    break  # least recently used first: the rest are younger
+                self.evict_session(sid)
+
+    def memory(self) -> dict[str, Any]:
+        """Return what the runtime holds in memory and its limits (``/api/health``)."""
+        return {
+            "sessions": len(self._sessions),
+            "max_sessions": self.max_sessions,
+            "active_sessions": len(self._active),
+            "max_active_sessions": self.max_active_sessions,
+            "events": self.ring.total,
+            "max_events": self.ring.max_total,
+            "idle_s": self.idle_s,
+            "evicted": self.evicted,
+        }
 
     def session_ids(self) -> list[str]:
         """Return the ids of every stored session."""
@@ -189,15 +308,148 @@ class Runtime:
         self.store.save(session)  # after the event, so the stored seq includes it
         return target
 
+    # -- hot reload ---------------------------------------------------------------
+
+    def reload_graphs(self) -> list[dict[str, Any]]:
+        """Read the graph folders again (hot reload) and tell the sessions in memory.
+
+        A valid new version runs from each session's next turn (a run going on keeps
+        the version it started with); each session on that graph gets ``graph.updated``
+        ``{"graph", "diff", "elements"}`` (:func:`.diff.graph_diff`, cytoscape elements
+        of the new version). An invalid edit keeps the last valid version running; the
+        sessions get ``graph.invalid`` ``{"graph", "problems": [str], "path"}``.
+        Nothing is emitted for a file whose text did not change.
+
+        Returns:
+            the change per graph: ``{"graph", "type": "graph.updated"|"graph.invalid",
+            "data"}``.
+        """
+        before = {e.name: e for e in self.catalog.entries()}
+        self.catalog.reload()
+        changes: list[dict[str, Any]] = []
+        for entry in self.catalog.entries():
+            old = before.get(entry.name)
+            if entry.error is not None:
+                if (
+                    old is not None
+                    and old.error is not None
+                    and (old.error.message == entry.error.message)
+                ):
+                    continue
+                problems = [textwrap.dedent(p.render()).strip() for p in entry.error.problems]
+                data: dict[str, Any] = {
+                    "graph": entry.name,
+                    "problems": problems,
+                    "path": str(entry.path),
+                }
+                changes.append({"graph": entry.name, "type": "graph.invalid", "data": data})
+            elif entry.graph is not None and (
+                old is None or old.graph is None or old.graph.text != entry.graph.text
+            ):
+                diff = graph_diff(old.graph, entry.graph) if old and old.graph else None
+                data = {"graph": entry.name, "diff": diff, "elements": to_cytoscape(entry.graph)}
+                changes.append({"graph": entry.name, "type": "graph.updated", "data": data})
+        for change in changes:
+            for session in list(self._sessions.values()):
+                if session.graph == change["graph"]:
+                    self.emit(session, change["type"], change["data"])
+        return changes
+
+    # -- breakpoints and pauses --------------------------------------------------
+
+    def breakpoints(self, session_id: str) -> Breakpoints:
+        """Return the session's breakpoints (kept in memory, not across restarts).
+
+        Raises:
+            UnknownSessionError: no such session.
+        """
+        self.session(session_id)
+        return self._breakpoints.get(session_id) or Breakpoints()
+
+    def set_breakpoints(
+        self, session_id: str, before: Iterable[str] = (), after: Iterable[str] = ()
+    ) -> Breakpoints:
+        """Replace the session's breakpoints; they apply from its next run on (a run
+        already going keeps the ones it started with).
+
+        Raises:
+            UnknownSessionError: no such session.
+            UnknownNodeError: a name is not a node the session's graph runs in a turn.
+        """
+        session = self.session(session_id)
+        graph = self.catalog.get(session.graph)
+        points = Breakpoints(list(dict.fromkeys(before)), list(dict.fromkeys(after)))
+        unknown = [n for n in dict.fromkeys([*points.before, *points.after]) if n not in graph.flow]
+        if unknown:
+            raise UnknownNodeError(graph.name, unknown, [n for n in graph.order if n in graph.flow])
+        if points:
+            self._breakpoints[session_id] = points
+        else:
+            self._breakpoints.pop(session_id, None)
+        return points
+
+    def resume(self, run_id: str, action: str, inputs: dict[str, Any] | None = None) -> Pause:
+        """Resume a paused run (see :meth:`.pauses.Pauses.resume`).
+
+        Raises:
+            LookupError: the run is not paused.
+            ResumeError: unknown action, or invalid ``inputs``.
+        """
+        return self.pauses.resume(run_id, action, inputs)
+
+    def paused_runs(self) -> list[dict[str, Any]]:
+        """Return the snapshots of runs the store holds as paused: runs that were paused
+        when the process stopped. Pass one to :meth:`run` as ``restore`` (with its
+        ``session_id``, ``entry``, ``payload`` and ``run_id``) to pause it again."""
+        return self.store.paused_runs()
+
+    def forget(self, run_id: str) -> None:
+        """Make sure a paused run will not resume after a restart (call it before
+        cancelling the run on purpose)."""
+        gate = self._gates.get(run_id)
+        if gate is not None:
+            gate.forget()
+        else:
+            self.store.delete_paused(run_id)
+
+    def _gate(self, session: Session, graph: Graph, run_id: str, restore: bool) -> Gate | None:
+        """Return where this run may pause, or ``None`` when it cannot pause."""
+        points = self._breakpoints.get(session.id)
+        destructive = self.approve_destructive_tools and self.tools is not None
+        if not (points or graph.approval_nodes or graph.approval_tools or destructive or restore):
+            return None
+        return Gate(
+            self.pauses,
+            run_id,
+            session.id,
+            graph.name,
+            before=points.before if points else (),
+            after=points.after if points else (),
+            approve_nodes=graph.approval_nodes,
+            approve_tools=graph.approval_tools,
+            approve_destructive=destructive,
+            timeout_s=self.pause_timeout_s,
+            store=self.store,
+        )
+
     # -- runs -----------------------------------------------------------------
 
     async def run(
-        self, session_id: str, entry: str, payload: Any, *, run_id: str | None = None
+        self,
+        session_id: str,
+        entry: str,
+        payload: Any,
+        *,
+        run_id: str | None = None,
+        restore: dict[str, Any] | None = None,
     ) -> RunResult:
         """Run one turn: ``payload`` enters the session's graph at ``entry``.
 
         Turns of one session run one after another; turns of different sessions run
-        in parallel.
+        in parallel. ``restore`` is a snapshot from :meth:`paused_runs`: the run goes on
+        from where it was paused before a restart (see :func:`.executor.execute`).
+        A run cancelled while its pause is stored (the server stopping) leaves no turn
+        in the history: it resumes at the next start.
 
         Raises:
             UnknownSessionError: no such session.
@@ -213,9 +465,20 @@ class Runtime:
         if lock.locked() and lock.statistics().tasks_waiting >= self.max_waiting_turns:
             raise SessionBusyError(session_id, self.max_waiting_turns)
         async with lock:
-            graph = self.catalog.get(session.graph)
+            graph = self.catalog.get(restore["graph"] if restore else session.graph)
             active = await self._instances(session, graph)
             status, result, seq0 = None, None, session.seq
+            run_id = run_id or uuid.uuid4().hex[:12]
+            gate = None
+            if (  # a cheap test first: most runs cannot pause
+                self._breakpoints
+                or graph.approval_nodes
+                or graph.approval_tools
+                or (restore is not None or self.approve_destructive_tools)
+            ):
+                gate = self._gate(session, graph, run_id, restore is not None)
+            if gate is not None:
+                self._gates[run_id] = gate
             try:
                 result = await execute(
                     graph,
@@ -227,6 +490,8 @@ class Runtime:
                     run_id=run_id,
                     llm=self.llm,
                     tools=self.tools,
+                    gate=gate,
+                    restore=restore,
                 )
                 status = "finished"
                 return result
@@ -237,6 +502,12 @@ class Runtime:
                 status = "cancelled"
                 raise
             finally:
+                if gate is not None:
+                    del self._gates[run_id]
+                    if status == "cancelled" and gate.persisted:
+                        status = None  # stopped while paused: it resumes at the next start
+                    elif gate.persisted or restore is not None:
+                        gate.forget()  # it ended (e.g. failed on another branch meanwhile)
                 # a request refused before its run started (unknown entry, a payload
                 # that does not fit) leaves no turn behind
                 if status is not None:
@@ -257,6 +528,7 @@ class Runtime:
                             warnings,
                         )
                     )
+                    self.ring.settle(session.id)
                     self.store.save(session)
 
     def _emit_ledger(self, session: Session, graph: Graph, seq0: int) -> None:
@@ -358,6 +630,7 @@ class Runtime:
         if active is not None:
             await self._stop(active)
         self._sessions.pop(session_id, None)
+        self._used.pop(session_id, None)
 
 
 def tune_gc(threshold0: int = 50_000) -> None:

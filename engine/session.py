@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from pydantic import BaseModel
+
+from .runs import ACTIVE_STATUSES, RunRecord, RunStatus
 
 __all__ = ["MemorySessionStore", "Session", "SessionStore", "Turn", "jsonable"]
 
@@ -31,7 +35,8 @@ class Turn:
         run_id: the run's id. graph: the graph that ran it. entry: the external event
         name (``message``, ``action``). input: the event's payload (JSON data).
         outputs: the graph's named results (JSON data), e.g. ``{"response": "..."}``.
-        status: ``finished``, ``failed`` or ``cancelled``. ts: Unix seconds at the end.
+        status: ``finished``, ``failed``, ``cancelled`` or ``interrupted`` (the server
+        stopped during the turn: a crash). ts: Unix seconds at the end.
         warnings: failures of non-critical nodes (the turn still ``finished``).
     """
 
@@ -114,12 +119,47 @@ class SessionStore(Protocol):
         """Remove a session (no error if absent)."""
         ...
 
+    def save_run(self, record: RunRecord) -> None:
+        """Store a run record (insert or replace)."""
+        ...
+
+    def load_run(self, run_id: str) -> RunRecord | None:
+        """Return a stored run record or ``None``."""
+        ...
+
+    def interrupt_active(self, reason: str, spare: Collection[str] = ()) -> list[RunRecord]:
+        """Mark the records still queued, running or paused ``interrupted`` (with
+        ``reason`` as their error), except the run ids in ``spare``, and return them,
+        oldest first."""
+        ...
+
+    # paused runs (breakpoints, approval gates): what resumes one after a restart
+
+    def save_paused(self, run_id: str, session_id: str, data: dict[str, Any]) -> None:
+        """Store the snapshot of a paused run (insert or replace; JSON data)."""
+        ...
+
+    def delete_paused(self, run_id: str) -> None:
+        """Forget a paused run's snapshot (no error if absent)."""
+        ...
+
+    def paused_runs(self) -> list[dict[str, Any]]:
+        """Return the snapshots of every stored paused run, oldest first."""
+        ...
+
 
 class MemorySessionStore:
-    """Sessions kept in this process only, by reference (lost on restart)."""
+    """Sessions kept in this process only, by reference (lost on restart).
 
-    def __init__(self) -> None:
+    Args:
+        max_runs: run records kept; the oldest are forgotten first.
+    """
+
+    def __init__(self, max_runs: int = 10_000) -> None:
         self._data: dict[str, Session] = {}
+        self._runs: OrderedDict[str, RunRecord] = OrderedDict()
+        self._max_runs = max_runs
+        self._paused: dict[str, dict[str, Any]] = {}
 
     def load(self, session_id: str) -> Session | None:
         return self._data.get(session_id)
@@ -132,3 +172,28 @@ class MemorySessionStore:
 
     def delete(self, session_id: str) -> None:
         self._data.pop(session_id, None)
+
+    def save_run(self, record: RunRecord) -> None:
+        self._runs[record.run_id] = record
+        if len(self._runs) > self._max_runs:
+            self._runs.popitem(last=False)
+
+    def load_run(self, run_id: str) -> RunRecord | None:
+        return self._runs.get(run_id)
+
+    def interrupt_active(self, reason: str, spare: Collection[str] = ()) -> list[RunRecord]:
+        found = [
+            r for r in self._runs.values() if r.status in ACTIVE_STATUSES and r.run_id not in spare
+        ]
+        for record in found:
+            record.status, record.error, record.ended = RunStatus.INTERRUPTED, reason, time.time()
+        return found
+
+    def save_paused(self, run_id: str, session_id: str, data: dict[str, Any]) -> None:
+        self._paused[run_id] = data
+
+    def delete_paused(self, run_id: str) -> None:
+        self._paused.pop(run_id, None)
+
+    def paused_runs(self) -> list[dict[str, Any]]:
+        return list(self._paused.values())

@@ -16,9 +16,13 @@ from fastapi.responses import StreamingResponse
 
 from cogpipe.engine import (
     CatalogEntry,
+    EventLog,
+    JsonlSink,
+    ResumeError,
     Runtime,
     Session,
     UnknownGraphError,
+    UnknownNodeError,
     to_cytoscape,
     to_mermaid,
 )
@@ -30,6 +34,7 @@ from cogpipe.settings import Settings
 from .errors import ApiError, problem_texts
 from .models import (
     ActionIn,
+    BreakpointsBody,
     DashboardReport,
     DefaultGraph,
     ErrorBody,
@@ -38,6 +43,7 @@ from .models import (
     GraphSummary,
     Health,
     MessageIn,
+    ResumeIn,
     RunAccepted,
     RunInfo,
     SessionCreate,
@@ -47,13 +53,14 @@ from .models import (
     TraceFile,
     encodable_params,
 )
-from .runs import RunRecord, RunRegistry
+from .quota import SessionQuota
+from .runs import RunRecord, RunRegistry, stored_info
 from .traces import find_trace, read_trace, trace_files
 
 __all__ = ["router", "server_version"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503)
 }
 router = APIRouter(prefix="/api", responses=_ERRORS, dependencies=[Depends(encodable_params)])
 
@@ -93,10 +100,25 @@ def _default_graph(rt: Runtime) -> str | None:
 # -- health ------------------------------------------------------------------------
 
 
+def _failures(rt: Runtime) -> dict[str, Any]:
+    """Count the trace writes that failed (a full disk, a folder made read-only)."""
+    found: dict[str, Any] = {}
+    for observer in rt.bus.observers:
+        if isinstance(observer, JsonlSink):
+            found["trace"] = {
+                "failed": observer.failed,
+                "dropped": observer.dropped,
+                "file": str(observer.path),
+            }
+        elif isinstance(observer, EventLog):
+            found["event_log"] = {"failed": observer.failed, "dropped": observer.dropped}
+    return found
+
+
 @router.get("/health", response_model=Health, tags=["server"])
-async def health(rt: RuntimeDep) -> dict[str, Any]:
+async def health(rt: RuntimeDep, runs: RunsDep, request: Request) -> dict[str, Any]:
     """Which LLM is active and whether it answers, which tool servers are up, the
-    default graph."""
+    default graph, what is held in memory, and trace writes that failed."""
     tools = rt.tools.status() if rt.tools is not None else []  # type: ignore[attr-defined]
     llm: dict[str, Any] = {"mode": "none"}
     if rt.llm is not None:
@@ -109,6 +131,12 @@ async def health(rt: RuntimeDep) -> dict[str, Any]:
         "default_graph": _default_graph(rt),
         "sessions": len(rt.session_ids()),
         "hooks": next((o.stats() for o in rt.bus.observers if isinstance(o, HookForwarder)), None),
+        "memory": {
+            **rt.memory(),
+            "runs": len(runs.recent(runs.keep)),
+            "sessions_per_minute": request.app.state.quota.per_minute,
+        },
+        "failures": _failures(rt),
     }
 
 
@@ -154,10 +182,11 @@ async def list_graphs(rt: RuntimeDep) -> list[dict[str, Any]]:
 @router.get("/graphs/{name}", response_model=GraphDetail, tags=["graphs"])
 async def get_graph(name: str, rt: RuntimeDep) -> dict[str, Any]:
     """One graph: YAML, cytoscape.js elements and Mermaid text (``valid: false`` and
-    ``elements: null`` when the file has problems)."""
+    ``elements: null`` when the file has problems; after an invalid edit of a valid file
+    the elements are those of the last valid version, which keeps running)."""
     entry = _catalog_entry(rt, name)
     graph = entry.graph
-    text: str | None = graph.text if graph else None
+    text: str | None = graph.text if graph and entry.valid else None
     if text is None and entry.path is not None:
         text = await anyio.Path(entry.path).read_text(encoding="utf-8", errors="replace")
     return {
@@ -214,11 +243,18 @@ def _session_detail(session: Session) -> dict[str, Any]:
     }
 
 
-@router.post("/sessions", status_code=201, response_model=SessionDetail, tags=["sessions"])
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=SessionDetail,
+    responses={429: {"model": ErrorBody, "description": "too many new sessions; Retry-After"}},
+    tags=["sessions"],
+)
 async def create_session(
-    rt: RuntimeDep, response: Response, body: SessionCreate | None = None
+    rt: RuntimeDep, request: Request, response: Response, body: SessionCreate | None = None
 ) -> dict[str, Any]:
-    """Start a session on a graph (the default graph when ``graph`` is omitted)."""
+    """Start a session on a graph (the default graph when ``graph`` is omitted); one
+    client may create ``sessions_per_minute`` sessions a minute (then 429)."""
     name = body.graph if body is not None else None
     if name is not None:
         _named_graph(rt, name, "graph")
@@ -229,6 +265,8 @@ async def create_session(
             "add a graph file or fix the invalid ones (GET /api/graphs lists their problems)",
             known=rt.catalog.names(),
         )
+    quota: SessionQuota = request.app.state.quota
+    quota.take(request.client.host if request.client else "unknown")
     session = rt.create_session(name)
     response.headers["Location"] = f"/api/sessions/{session.id}"
     return _session_detail(session)
@@ -270,6 +308,26 @@ async def switch_graph(session_id: str, body: SwitchGraph, rt: RuntimeDep) -> di
     _named_graph(rt, body.graph, "graph")
     rt.switch_graph(session_id, body.graph)
     return _session_detail(rt.session(session_id))
+
+
+@router.get("/sessions/{session_id}/breakpoints", response_model=BreakpointsBody, tags=["sessions"])
+async def get_breakpoints(session_id: str, rt: RuntimeDep) -> dict[str, Any]:
+    """The session's breakpoints (kept in memory until the server restarts)."""
+    return dataclasses.asdict(rt.breakpoints(session_id))
+
+
+@router.put("/sessions/{session_id}/breakpoints", response_model=BreakpointsBody, tags=["sessions"])
+async def put_breakpoints(session_id: str, body: BreakpointsBody, rt: RuntimeDep) -> dict[str, Any]:
+    """Replace the session's breakpoints: its runs pause before / after these nodes, from
+    its next run on (``run.paused``; resume with ``POST /api/runs/{run_id}/resume``).
+    Names the session's graph does not run are a 409 listing them and the graph's nodes
+    (the request is well formed; it conflicts with the graph the session runs, as an
+    event the graph has no entry for does)."""
+    try:
+        points = rt.set_breakpoints(session_id, body.before, body.after)
+    except UnknownNodeError as exc:
+        raise ApiError(409, exc.message, unknown=exc.unknown, known=exc.known) from None
+    return dataclasses.asdict(points)
 
 
 def _accepted(record: RunRecord, response: Response) -> dict[str, Any]:
@@ -333,22 +391,41 @@ async def put_dashboard(session_id: str, body: DashboardReport, rt: RuntimeDep) 
 # -- runs ------------------------------------------------------------------------------
 
 
+def _unknown_run(runs: RunRegistry, run_id: str) -> ApiError:
+    return ApiError(
+        404,
+        f"unknown run '{run_id}': no run with this id was accepted by this server "
+        "(or its session was deleted); 'known' lists the latest",
+        known=runs.recent(),
+    )
+
+
 def _run(runs: RunRegistry, run_id: str) -> RunRecord:
     record = runs.get(run_id)
     if record is None:
-        raise ApiError(
-            404,
-            f"unknown run '{run_id}': runs are kept in memory until the server restarts "
-            f"(the last {runs.keep}); 'known' lists the latest",
-            known=runs.recent(),
+        stored = runs.stored(run_id)
+        if stored is None:
+            raise _unknown_run(runs, run_id)
+        raise ApiError(  # a run of an earlier process, or one the registry forgot
+            409,
+            f"run '{run_id}' already ended as {stored.status}; nothing to cancel",
+            run=stored_info(stored),
         )
     return record
 
 
 @router.get("/runs/{run_id}", response_model=RunInfo, tags=["runs"])
 async def get_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
-    """A run's status, progress (nodes done / skipped / total) and result."""
-    return _run(runs, run_id).info()
+    """A run's status, progress (nodes done / skipped / total) and result; a run of an
+    earlier server process is read from the session store (``interrupted`` when that
+    process stopped before the run ended)."""
+    record = runs.get(run_id)
+    if record is not None:
+        return record.info()
+    stored = runs.stored(run_id)
+    if stored is None:
+        raise _unknown_run(runs, run_id)
+    return stored_info(stored)
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunInfo, tags=["runs"])
@@ -366,6 +443,27 @@ async def cancel_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
     runs.cancel(record)
     with anyio.move_on_after(2.0):
         await record.ended.wait()
+    return record.info()
+
+
+@router.post("/runs/{run_id}/resume", response_model=RunInfo, tags=["runs"])
+async def resume_run(run_id: str, body: ResumeIn, runs: RunsDep, rt: RuntimeDep) -> dict[str, Any]:
+    """Resume a paused run: ``continue``, ``step`` (pause before the next node) or
+    ``reject`` (skip the pending node, drop its outputs, or refuse the tool call), with
+    ``inputs`` replacing the pending inputs or tool arguments (422 with ``problems``
+    when they do not fit). 409 when the run is not paused. Answers once the run took
+    the decision (its ``run.resumed`` event was emitted)."""
+    record = _run(runs, run_id)
+    try:
+        pause = rt.resume(run_id, body.action, body.inputs)
+    except ResumeError as exc:
+        raise ApiError(422, f"invalid request: {exc.message}", problems=exc.problems) from None
+    except LookupError:
+        raise ApiError(
+            409, f"run '{run_id}' is not paused (it is {record.status})", run=record.info()
+        ) from None
+    with anyio.move_on_after(2.0):  # the run's task takes the decision at its next step
+        await pause.taken.wait()
     return record.info()
 
 

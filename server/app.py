@@ -41,6 +41,8 @@ from .middleware import (
     TokenMiddleware,
 )
 from .openapi import finish_openapi
+from .quota import SessionQuota
+from .reload import watch_graphs
 from .responses import SafeJSONResponse
 from .runs import RunRegistry
 from .streams import EventStreams, StreamOptions, StreamSubscription
@@ -110,6 +112,7 @@ def create_app(
     app.state.settings = settings
     app.state.tickets = tickets = StreamTickets()
     app.state.hooks = hooks.HookStore()  # events other agents post (federated HUD)
+    app.state.quota = SessionQuota(settings.sessions_per_minute)
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(streams.router)
@@ -145,6 +148,7 @@ def _lifespan(
         redact_access_log()  # uvicorn has configured its loggers by now
         async with open_runtime(settings) as runtime, anyio.create_task_group() as tg:
             runs = RunRegistry(runtime, tg)
+            runs.recover()  # runs a killed process accepted become 'interrupted'
             metrics = Metrics(
                 settings.prices,
                 queued_turns=runs.queued,
@@ -156,6 +160,9 @@ def _lifespan(
             runtime.bus.add(metrics)
             app.state.runtime, app.state.runs, app.state.metrics = runtime, runs, metrics
             app.state.streams = EventStreams(runtime, options)
+            runs.restore_paused()  # runs paused when the server last stopped pause again
+            if settings.watch_graphs:
+                tg.start_soon(watch_graphs, runtime, name="graph folder watcher")
             try:
                 yield
             finally:

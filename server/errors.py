@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cogpipe.engine import (
     GraphValidationError,
     SessionBusyError,
+    StoreError,
     UnknownEntryError,
     UnknownGraphError,
     UnknownSessionError,
@@ -41,13 +42,17 @@ class ApiError(Exception):
     Args:
         status: the HTTP status code.
         message: what went wrong and what to do about it.
+        headers: response headers (``Retry-After`` ...).
         **extra: more fields for the body (``known``, ``problems`` ...).
     """
 
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -90,12 +95,16 @@ def _from_engine(exc: Exception) -> ApiError:
         return ApiError(409, exc.message)
     if isinstance(exc, UnknownEntryError):  # the session's graph takes no such event
         return ApiError(409, exc.message, known=exc.known)
+    if isinstance(exc, StoreError):  # a full disk, a read-only database: try again later
+        return ApiError(503, exc.message, headers={"Retry-After": "5"})
     raise TypeError(f"no API answer for {type(exc).__name__}")
 
 
 async def _api_error(request: Request, exc: Exception) -> SafeJSONResponse:
     err = exc if isinstance(exc, ApiError) else _from_engine(exc)
-    return error_response(err.status, err.message, **err.extra)
+    response = error_response(err.status, err.message, **err.extra)
+    response.headers.update(err.headers)
+    return response
 
 
 _BODY_UNREADABLE = "There was an error parsing the body"  # FastAPI's words, routing.py
@@ -182,6 +191,7 @@ def install_error_handlers(app: FastAPI) -> None:
         GraphValidationError,
         SessionBusyError,
         UnknownEntryError,
+        StoreError,
     ):
         app.add_exception_handler(cls, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -28,6 +28,7 @@ from cogpipe.nodes.types import UIAction
 
 __all__ = [
     "ActionIn",
+    "BreakpointsBody",
     "DashboardReport",
     "DefaultGraph",
     "ErrorBody",
@@ -38,6 +39,8 @@ __all__ = [
     "HiddenTool",
     "MessageIn",
     "OfferedTool",
+    "PauseInfo",
+    "ResumeIn",
     "RunAccepted",
     "RunInfo",
     "RunProgress",
@@ -53,7 +56,7 @@ __all__ = [
     "encodable_params",
 ]
 
-RunStatus = Literal["queued", "running", "finished", "failed", "cancelled"]
+RunStatus = Literal["queued", "running", "paused", "finished", "failed", "cancelled", "interrupted"]
 
 
 def unencodable_error(where: str, what: str) -> PydanticCustomError:
@@ -179,6 +182,17 @@ class Health(BaseModel):
     hooks: HookStats | None = Field(
         None, description="the hook-event forwarder (COGPIPE_HOOKS_URL); null when off"
     )
+    memory: dict[str, Any] = Field(
+        default_factory=dict,
+        description="what the server holds in memory and its limits: {sessions, "
+        "max_sessions, active_sessions, max_active_sessions, events, max_events, idle_s, "
+        "evicted, runs, sessions_per_minute}",
+    )
+    failures: dict[str, Any] = Field(
+        default_factory=dict,
+        description="writes that failed since start: {trace: {failed, dropped, file}, "
+        "event_log: {failed, dropped}}; runs go on when a trace cannot be written",
+    )
 
 
 class GraphSummary(BaseModel):
@@ -238,6 +252,28 @@ class MessageIn(_Request):
 
 class ActionIn(UIAction, _Request):
     """A UI action as posted by the browser (``UIAction``: a control was clicked)."""
+
+
+class BreakpointsBody(_Request):
+    """A session's breakpoints: node ids to pause before and after (from its next run)."""
+
+    before: list[str] = Field(default_factory=list, max_length=1000)
+    after: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class ResumeIn(_Request):
+    """How a paused run goes on."""
+
+    action: Literal["continue", "step", "reject"] = Field(
+        description="continue; step: pause again before the next node; reject: skip the "
+        "node (after a node: drop its outputs; at a tool call: refuse the call)"
+    )
+    inputs: dict[str, Any] | None = Field(
+        None,
+        description="replaces the pending node's inputs (ports given replace those ports; "
+        "validated against the node's Inputs) or the tool call's arguments (validated "
+        "against the tool's input schema)",
+    )
 
 
 class DashboardReport(_Request):
@@ -302,6 +338,23 @@ class RunProgress(BaseModel):
     total: int = 0
 
 
+class PauseInfo(BaseModel):
+    """Where a paused run waits (the ``run.paused`` event's data)."""
+
+    model_config = ConfigDict(extra="allow")
+    node: str
+    kind: str
+    where: Literal["before", "after", "step", "approval", "tool"]
+    reason: str
+    inputs: dict[str, Any] | None = Field(None, description="the pending node's inputs")
+    outputs: dict[str, Any] | None = Field(None, description="after a node: its outputs")
+    tool: str | None = Field(None, description="at a tool call: the tool (server.tool)")
+    arguments: dict[str, Any] | None = Field(None, description="at a tool call: arguments")
+    since: float = Field(description="Unix seconds when it paused")
+    deadline: float = Field(description="Unix seconds when the run fails without a decision")
+    editable: bool = Field(description="whether 'inputs' may be given when resuming")
+
+
 class RunInfo(BaseModel):
     """A run started through the API."""
 
@@ -326,6 +379,7 @@ class RunInfo(BaseModel):
         description="OpenTelemetry trace id of the run's span (32 hex digits); null when "
         "span export is off (docs/observability.md)",
     )
+    pause: PauseInfo | None = Field(None, description="where it waits, while 'paused'")
 
 
 class StreamTicket(BaseModel):

@@ -204,8 +204,8 @@ class EventStreams:
             if after is None:
                 return [], 0, {}
             last = self._clamp(session_id, after)
-            events = self.runtime.ring.events(session_id, last)
-            first = events[0].seq if events else self.runtime.session(session_id).seq + 1
+            events = self.runtime.events(session_id, last)
+            first = events[0].seq if events else self._next_seq(session_id, last)
             gap = max(0, first - last - 1) if last > 0 else 0
             return events, gap, {session_id: events[-1].seq if events else last}
 
@@ -230,13 +230,22 @@ class EventStreams:
                 sid, seq = position
                 seq = self._clamp(sid, seq)
                 events, found = self.timeline.after(sid, seq)
-                first = next((e.seq for e in events if e.session_id == sid), seq + 1)
+                first = next((e.seq for e in events if e.session_id == sid), None)
+                if first is None:  # none kept: its next event is the session's next seq
+                    first = self._next_seq(sid, seq)
                 gap, marks = (0 if found else max(0, first - seq - 1)), {sid: seq}
             for e in events:
                 marks[e.session_id] = e.seq
             return events, gap, marks
 
         return self._response(self._run(None, replay, self._all_frames))
+
+    def _next_seq(self, session_id: str, default: int) -> int:
+        """Return the seq the session's next event gets (``default + 1`` when unknown)."""
+        try:
+            return self.runtime.session(session_id).seq + 1
+        except LookupError:
+            return default + 1
 
     def _clamp(self, session_id: str, seq: int) -> int:
         """Limit a client's position to the session's last seq: a client that is ahead

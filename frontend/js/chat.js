@@ -3,6 +3,8 @@
 import { h, keepBottom, show } from './dom.js';
 import { runTitle } from './runs.js';
 
+const INTERRUPTED = 'This turn was interrupted: the server stopped before it ended. Send it again.';
+
 /**
  * The answer text in a run's outputs ({name: value or its JSON preview}), or ''.
  * An answer is a value with a `text` (output_v1's Response) or a plain string under
@@ -105,6 +107,7 @@ export class Chat {
       const text = answerText(turn.outputs);
       if (text) this.answer(turn.run_id, text).classList.add('final');
       else if (turn.status === 'failed') this.error('This turn failed.');
+      else if (turn.status === 'interrupted') this.error(INTERRUPTED);
     }
   }
 
@@ -138,6 +141,10 @@ export class Chat {
       case 'run.cancelled':
         this.settle(ev.run_id);
         this.note('The run was cancelled.', ev.run_id);
+        break;
+      case 'run.interrupted': // the server stopped mid-run (a crash); said after its restart
+        this.settle(ev.run_id);
+        this.error(INTERRUPTED);
         break;
       case 'answer.checked':
         if (d.ok === false) this.corrected(ev.run_id, d);

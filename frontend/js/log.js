@@ -12,7 +12,8 @@ export function describe(ev) {
   switch (ev.type) {
     case 'run.started': return `${d.entry}: ${cut(d.input)}`;
     case 'run.finished': return `${d.executed} ran, ${d.skipped} skipped · ${ms(ev.duration_ms)}`;
-    case 'run.failed': case 'node.failed': case 'llm.failed': return cut(d.error);
+    case 'run.failed': case 'run.interrupted': case 'node.failed': case 'llm.failed':
+      return cut(d.error);
     case 'run.ledger': return `critical path ${(d.critical_path ?? []).map((s) => s.node).join(' → ')}` +
       ` · ${ms(d.wall_ms)}`;
     case 'node.started': return `inputs: ${Object.keys(d.inputs ?? {}).join(', ') || '–'}`;

@@ -9,12 +9,15 @@ graph is a canvas).
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import httpx2
 import pytest
 from playwright.sync_api import Page, expect
 
+from cogpipe.engine import RunRecord, RunStatus
+from cogpipe.engine.store import SqliteSessionStore
 from tests.helpers.openai_server import OpenAITestServer
 
 from .conftest import LiveServer, RestartableServer
@@ -376,3 +379,38 @@ def test_figures_ledger_and_edge_traffic(hud: Page, screenshot_dir: Path) -> Non
     for shown in hud.evaluate("window.__hud.hovered()"):
         assert re.search(r"\n\d+ msgs? · hop p50 \S+ .s p95", shown["label"]), shown
     shot(hud, screenshot_dir, "edge_traffic")
+
+
+def test_a_run_cut_short_by_a_crash_is_shown_as_interrupted(
+    page: Page, restartable_server: RestartableServer, screenshot_dir: Path
+) -> None:
+    page.set_default_timeout(15_000)
+    page.goto(restartable_server.url + "/")
+    expect(page.get_by_test_id("connection")).to_have_text("live")
+    answer(page, "hello")
+    sid = session_id(page)
+    restartable_server.stop()
+    # what a server killed mid-turn leaves in its store: a run recorded as running
+    store = SqliteSessionStore(restartable_server.settings.session_db)
+    store.save_run(
+        RunRecord(
+            "dead0001",
+            sid,
+            "v2-director-drives",
+            "message",
+            "lost turn",
+            RunStatus.RUNNING,
+            time.time(),
+        )
+    )
+    store.close()
+    restartable_server.start()  # marks it interrupted; the HUD hears it on reconnecting
+    error = page.get_by_test_id("chat-error")
+    expect(error).to_have_text(
+        ["This turn was interrupted: the server stopped before it ended. Send it again."]
+    )
+    expect(page.get_by_test_id("run-summary")).to_contain_text("message: lost turn · interrupted")
+    shot(page, screenshot_dir, "interrupted")
+    page.reload()  # from the session's history this time
+    expect(page.get_by_test_id("chat-user")).to_have_text(["hello", "lost turn"])
+    expect(page.get_by_test_id("chat-error")).to_have_count(1)

@@ -96,7 +96,7 @@ ERRORS: list[tuple[str, str, Any, int, str]] = [
     ),
     ("PUT", "/api/sessions/nope/dashboard", {"version": 1}, 404, "unknown session 'nope'"),
     ("GET", "/api/sessions/nope/events", None, 404, "unknown session 'nope'"),
-    ("GET", "/api/runs/nope", None, 404, "unknown run 'nope': runs are kept in memory"),
+    ("GET", "/api/runs/nope", None, 404, "unknown run 'nope': no run with this id"),
     ("POST", "/api/runs/nope/cancel", None, 404, "unknown run 'nope'"),
     ("GET", "/api/traces/nope.jsonl", None, 404, "unknown trace file 'nope.jsonl'; GET /api/"),
     ("GET", "/api/traces/%2E%2E", None, 404, "unknown trace file '..'"),

@@ -25,6 +25,15 @@ def event(type_: str, data: dict[str, Any] | None = None, **kw: Any) -> TraceEve
         ("run.finished", {}, "Stop", {"status": "finished"}),
         ("run.failed", {"error": "x"}, "Stop", {"status": "failed"}),
         ("run.cancelled", None, "Stop", {"status": "cancelled"}),
+        ("run.interrupted", {"error": "x"}, "Stop", {"status": "interrupted"}),
+        ("run.paused", {"where": "approval"}, "PermissionRequest", {}),
+        (
+            "run.paused",
+            {"where": "tool", "tool": "db.drop", "arguments": {"t": "x"}},
+            "PermissionRequest",
+            {"tool_name": "db.drop", "tool_input": {"t": "x"}},
+        ),
+        ("run.paused", {"where": "before"}, "run.paused", {}),
         (
             "tool.started",
             {"server": "db", "tool": "q", "call_id": "c1", "arguments": "{}"},
