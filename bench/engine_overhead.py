@@ -6,10 +6,17 @@ event goes into the runtime's in-memory ring). The baseline is the same graph wr
 by hand with ``asyncio.gather`` for the two branches. Both run in the same process,
 interleaved, so machine noise hits both alike.
 
+OpenTelemetry: by default no SDK is installed, as in ``cogpipe serve`` without
+``OTEL_EXPORTER_OTLP_ENDPOINT`` (each run starts one non-recording span); ``--spans``
+installs the SDK with a batching processor whose exporter discards the spans, which
+measures what recording the spans of every run, node run and call costs the engine.
+
 Usage::
 
     python bench/engine_overhead.py            # a table
     python bench/engine_overhead.py --json     # one JSON object
+    python bench/engine_overhead.py --ledger   # with the run.ledger of every run
+    python bench/engine_overhead.py --spans    # with spans recorded (export on)
 """
 
 from __future__ import annotations
@@ -191,11 +198,37 @@ async def concurrency_wall(rt: Runtime, rounds: int) -> dict[str, float]:
     return {"concurrency_wall_ms": statistics.median(walls)}
 
 
+def record_spans() -> None:
+    """Install the OpenTelemetry SDK as ``cogpipe serve`` does with export on, but with an
+    exporter that discards the spans (the network is not what is measured)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class Discard(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    trace.set_tracer_provider(provider)
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    if args.spans:
+        record_spans()
     if not args.default_gc:
         tune_gc()  # what `cogpipe serve` does at start-up
-    async with Runtime(catalog(), ring_size=args.ring) as rt:
-        figures: dict[str, Any] = {"gc": "default" if args.default_gc else "tuned"}
+    async with Runtime(catalog(), ring_size=args.ring, ledger=args.ledger) as rt:
+        figures: dict[str, Any] = {
+            "gc": "default" if args.default_gc else "tuned",
+            "ledger": args.ledger,
+            "spans": "recorded" if args.spans else "off",
+        }
         figures |= await sequential(rt, args.runs)
         figures |= await concurrent(rt, args.concurrent, args.rounds)
         figures |= await concurrency_wall(rt, args.rounds)
@@ -223,6 +256,16 @@ def main(argv: list[str] | None = None) -> int:
         "--default-gc",
         action="store_true",
         help="keep CPython's default GC thresholds (serve tunes them)",
+    )
+    parser.add_argument(
+        "--ledger",
+        action="store_true",
+        help="emit a run.ledger event after each run (as 'cogpipe serve' does by default)",
+    )
+    parser.add_argument(
+        "--spans",
+        action="store_true",
+        help="record OpenTelemetry spans (SDK installed, exporter discards them)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)

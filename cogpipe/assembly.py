@@ -6,7 +6,7 @@ endpoint is configured), the MCP tool servers (the demo database server unless o
 are configured; when the demo server is among them, the offline model also learns the
 demo's rules, ``cogpipe.demo.offline``), the session store (SQLite, or memory), the
 JSONL trace sink, the graph catalog and its default graph, and the operator's node
-modules. The CLI, the server and
+modules, and the hook-event forwarder when ``hooks_url`` is set. The CLI, the server and
 embedding code all start a runtime through :func:`open_runtime`::
 
     async with open_runtime(Settings.load()) as runtime:
@@ -32,6 +32,7 @@ from cogpipe.engine import (
 from cogpipe.engine.store import SqliteEventLog, SqliteSessionStore
 from cogpipe.engine.tools import ToolServerConfig
 
+from .forward import HookForwarder
 from .settings import Settings
 
 __all__ = ["PREFERRED_DEFAULT", "catalog", "open_runtime", "tool_servers"]
@@ -122,6 +123,9 @@ async def open_runtime(
             servers = tool_servers(settings)
             _demo_rules(servers)
             manager = await stack.enter_async_context(ToolManager(servers))
+        if settings.hooks_url is not None:
+            forwarder = HookForwarder(str(settings.hooks_url), settings.hooks_source_app)
+            observers = [*observers, await stack.enter_async_context(forwarder)]
         sink = JsonlSink(
             settings.trace_dir,
             max_bytes=settings.trace_max_bytes,
@@ -136,6 +140,7 @@ async def open_runtime(
             tools=manager,
             ring_size=settings.ring_size,
             max_history=settings.max_history,
+            ledger=settings.ledger,
             event_log=event_log,
             max_events=settings.max_events,
             max_sessions=settings.max_sessions,

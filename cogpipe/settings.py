@@ -29,7 +29,15 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -41,7 +49,14 @@ from pydantic_settings import (
 from cogpipe.engine.endpoint import LLMConfig
 from cogpipe.engine.tools import ToolServerConfig
 
-__all__ = ["CONFIG_FILE", "ENV_PREFIX", "Settings", "SettingsError", "shipped_graphs_dir"]
+__all__ = [
+    "CONFIG_FILE",
+    "ENV_PREFIX",
+    "ModelPrice",
+    "Settings",
+    "SettingsError",
+    "shipped_graphs_dir",
+]
 
 ENV_PREFIX = "COGPIPE_"
 CONFIG_FILE = "cogpipe.yaml"
@@ -63,6 +78,15 @@ class SettingsError(ValueError):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
+
+
+class ModelPrice(BaseModel):
+    """What a model costs per 1M tokens, in the operator's currency (``prices``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0, description="per 1M input (prompt) tokens")
+    output: float = Field(ge=0, description="per 1M output (completion) tokens")
 
 
 class Settings(BaseSettings):
@@ -178,6 +202,22 @@ class Settings(BaseSettings):
         "'*' for any name, which turns off the protection against DNS rebinding)",
     )
     port: int = Field(8000, ge=0, le=65535, description="port 'cogpipe serve' listens on")
+    ledger: bool = Field(
+        True, description="emit a run.ledger event (where each node's time went) after each run"
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description="price per 1M tokens by model name, for the cost metrics (a JSON object "
+        'in the environment: {"gpt-4o": {"input": 2.5, "output": 10}}); none assumed',
+    )
+    hooks_url: HttpUrl | None = Field(
+        None,
+        description="where to POST every trace event as a hook-style event (the multi-agent "
+        "observability dashboard's /events; docs/observability.md); none: not forwarded",
+    )
+    hooks_source_app: str = Field(
+        "cogpipe", min_length=1, description="the source_app of forwarded hook events"
+    )
 
     @field_validator("node_modules", "allowed_hosts", mode="before")
     @classmethod

@@ -50,10 +50,13 @@ from .errors import (
     LLMTimeoutError,
     LLMTruncatedError,
 )
+from .telemetry import end_span, llm_span
 from .trace import preview
 from .transcript import request_view
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
     from .llm import LLMClient
     from .node import RunContext
 
@@ -123,6 +126,7 @@ class Exchange:
             "purpose": self.purpose,
         }
         self.attempt, self.open, self.t0 = 0, False, 0.0
+        self.span: Span | None = None  # the current attempt's, when the run is traced
         self.retries = {"yes": 0, "timeout": 0}
         self.deadline = anyio.current_time() + self.config.call_timeout_s
 
@@ -152,6 +156,19 @@ class Exchange:
         self.open, self.t0 = True, time.perf_counter()
         messages = body.get("messages") or []
         last = messages[-1].get("content") if messages else None
+        if self.ctx.trace_context is not None:
+            self.span = llm_span(
+                self.ctx.trace_context,
+                self.model,
+                str(self.sdk.base_url),
+                {
+                    "gen_ai.request.max_tokens": body.get("max_tokens"),
+                    "gen_ai.request.stream": bool(body.get("stream")),
+                    "cogpipe.llm.call_id": self.call_id,
+                    "cogpipe.llm.attempt": self.attempt,
+                    "cogpipe.llm.purpose": self.purpose,
+                },
+            )
         self.ctx.emit(
             "llm.request",
             {
@@ -177,6 +194,18 @@ class Exchange:
         for streams, ``finish_reason``, ``truncated``, an ``output`` preview."""
         usage = answer.usage or {}
         self.open = False
+        if self.span is not None:
+            attrs = {
+                "gen_ai.response.model": answer.model or self.model,
+                "gen_ai.usage.input_tokens": usage.get("prompt_tokens"),
+                "gen_ai.usage.output_tokens": usage.get("completion_tokens"),
+                "gen_ai.response.finish_reasons": [answer.finish_reason or "unknown"],
+            }
+            if answer.ttft_ms is not None:
+                attrs["gen_ai.response.time_to_first_chunk"] = answer.ttft_ms / 1000
+            self.span.set_attributes({k: v for k, v in attrs.items() if v is not None})
+            end_span(self.span)
+            self.span = None
         self.ctx.emit(
             "llm.response",
             {
@@ -203,6 +232,9 @@ class Exchange:
 
     def _failed(self, kind: str, message: str, *, final: bool, **extra: Any) -> None:
         self.open = False
+        if self.span is not None:
+            end_span(self.span, message, kind)
+            self.span = None
         self.ctx.emit(
             "llm.failed",
             {

@@ -39,6 +39,7 @@ from .node import Node, RunContext
 from .pauses import Gate, ResumeError, Validate
 from .plan import Plan, Step, plan_of
 from .session import Session, jsonable
+from .telemetry import RunSpan, attach, detach, end_span
 from .trace import DETAIL_CHARS, EventBus, TraceEvent, preview
 
 __all__ = ["RunResult", "execute", "node_outputs"]
@@ -61,6 +62,8 @@ class RunResult:
         warnings: one line per failure of a non-critical node
             (``node 'memorizer' (memorizer_v1) failed: LLMError: ...``).
         duration_ms: wall time of the run in milliseconds.
+        trace_id: the OpenTelemetry trace id of the run's span (32 hex digits), or
+            ``None`` when no tracing SDK is set up (:mod:`~cogpipe.engine.telemetry`).
     """
 
     run_id: str
@@ -74,6 +77,7 @@ class RunResult:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
+    trace_id: str | None = None
 
 
 async def execute(
@@ -191,6 +195,7 @@ class _Run:
         self.result = RunResult(run_id, session.id, graph.name)
         self.context: list[str] = []
         self.tg: anyio.abc.TaskGroup | None = None
+        self.span: RunSpan | None = None
 
     def emit(
         self,
@@ -223,6 +228,9 @@ class _Run:
         started: dict[str, Any] = {"entry": entry, "input": preview(payload)}
         if self.gate is not None and self.restored:
             started["restored"] = True
+        span = self.span = RunSpan.start(self.graph.name, self.run_id, self.session.id, entry)
+        if span is not None:
+            started["trace_id"] = self.result.trace_id = span.trace_id
         self.emit("run.started", data=started)
         try:
             ready = self.start(fed)
@@ -237,6 +245,8 @@ class _Run:
         except anyio.get_cancelled_exc_class():
             self.finish("cancelled", t0)
             self.emit("run.cancelled", duration_ms=self.result.duration_ms)
+            if span is not None:
+                end_span(span.span, "cancelled", "cancelled")
             raise
         except BaseException as exc:
             error = _first_node_error(exc)
@@ -251,6 +261,8 @@ class _Run:
                 {"error": error.message},
                 self.result.duration_ms,
             )
+            if span is not None:
+                end_span(span.span, error.message, type(error.cause).__name__)
             raise error from error.cause
         self.finish("finished", t0)
         self.emit(
@@ -263,6 +275,8 @@ class _Run:
             },
             duration_ms=self.result.duration_ms,
         )
+        if span is not None:
+            span.span.end()
         return self.result
 
     def finish(self, status: str, t0: float, error: str | None = None) -> None:
@@ -389,6 +403,9 @@ class _Run:
                 self.outcomes[nid] = {}
                 return ready
         self.emit("node.started", nid, kind, {"inputs": self.shown[nid]})
+        span = trace_context = None
+        if self.span is not None:
+            span, trace_context = self.span.node(nid, kind)
         ctx = RunContext(
             node=nid,
             kind=kind,
@@ -399,10 +416,14 @@ class _Run:
             emit=self.emit,
             llm=self.llm,
             tools=self.tools,
+            trace_context=trace_context,
         )
         if gate is not None:
             ctx.approve = partial(self.approve_tool, gate, step)
         inputs = step.make_inputs(self.values[nid])
+        # while traced, the node span is current, so spans made inside the node (its own,
+        # an instrumented library's) nest under it
+        token = None if trace_context is None else attach(trace_context)
         t0 = time.perf_counter()
         try:
             if siblings:
@@ -422,6 +443,8 @@ class _Run:
                 raise gate.expired  # a tool call's pause expired and the node caught it
         except anyio.get_cancelled_exc_class():
             self.emit("node.cancelled", nid, kind, None, _ms(t0))
+            if span is not None:
+                end_span(span, "cancelled", "cancelled")
             raise
         except Exception as raised:
             exc: Exception = raised
@@ -434,6 +457,8 @@ class _Run:
             error = NodeRunError(nid, kind, exc)
             data = {"error": f"{type(exc).__name__}: {exc}", "critical": step.critical}
             self.emit("node.failed", nid, kind, data, _ms(t0))
+            if span is not None:
+                end_span(span, error.message, type(exc).__name__)
             if step.critical or expired is not None:
                 raise error from exc
             # A non-critical failure is a warning; its outputs count as empty.
@@ -444,10 +469,15 @@ class _Run:
             self.result.executed.append(nid)
             shown = {port: preview(value, DETAIL_CHARS) for port, value in fired.items()}
             self.emit("node.finished", nid, kind, {"outputs": shown}, _ms(t0))
+            if span is not None:
+                span.end()
             if gate is not None:
                 self.outcomes[nid] = fired
                 if nid in gate.after and not await self.pause_after(gate, step, fired):
                     fired = shown = self.outcomes[nid] = {}
+        finally:
+            if token is not None:
+                detach(token)
         ready = []
         self.route(step, fired, shown, ready)
         return ready

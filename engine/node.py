@@ -19,6 +19,8 @@ from .handles import LLMHandle, Service, ToolHandle
 from .ports import Port, ports_of
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context as OTelContext
+
     from .session import Session
 
 __all__ = ["Node", "NodeParams", "RunContext", "declared_kinds"]
@@ -65,6 +67,8 @@ class RunContext:
         session: the session: ``history`` (previous turns) and ``state`` (per-namespace
             dicts that persist across turns and graph switches).
         context: context lines assembled from the graph's ``context:`` providers.
+        trace_context: the OpenTelemetry context whose current span is this node run's
+            (parent of the LLM and tool spans it causes); ``None`` when tracing is off.
         approve: set by the executor when the run can pause (:mod:`.pauses`): tool
             services await ``approve(tool, names, destructive, arguments, validate)``
             before a call (``tool`` the qualified name, ``names`` every name it is known
@@ -85,6 +89,7 @@ class RunContext:
         "node",
         "run_id",
         "session",
+        "trace_context",
     )
 
     def __init__(
@@ -99,6 +104,7 @@ class RunContext:
         emit: Callable[[str, str, str, dict[str, Any] | None], None],
         llm: Service[LLMHandle] | None = None,
         tools: Service[ToolHandle] | None = None,
+        trace_context: OTelContext | None = None,
     ) -> None:
         self.node = node
         self.kind = kind
@@ -106,6 +112,7 @@ class RunContext:
         self.graph = graph
         self.session = session
         self.context = context
+        self.trace_context = trace_context
         self._emit = emit
         self._llm_source: Service[LLMHandle] = llm or _Missing("llm")
         self._tools_source: Service[ToolHandle] = tools or _Missing("tools")

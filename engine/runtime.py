@@ -30,6 +30,7 @@ from .executor import RunResult, execute
 from .export import to_cytoscape
 from .graph import Graph
 from .handles import LLMHandle, Service, ToolHandle
+from .ledger import compute_ledger
 from .node import Node, RunContext
 from .pauses import Breakpoints, Gate, Pause, Pauses
 from .session import MemorySessionStore, Session, SessionStore, Turn, jsonable
@@ -64,6 +65,8 @@ class Runtime:
         max_active_sessions: sessions whose node instances (and their ``start()``
             background tasks) stay alive; past it, the least recently used idle
             session's instances are stopped, to be rebuilt at its next turn.
+        ledger: emit a ``run.ledger`` event after every run (:mod:`engine.ledger`),
+            computed from the run's events in the ring at its end; off, it costs nothing.
         event_log: where events outlive the process (resume after a restart); it
             joins the bus, and :meth:`events` reads it past what the ring holds.
         max_events: events the ring holds over all sessions (``None``: no limit).
@@ -89,6 +92,7 @@ class Runtime:
         max_history: int = 100,
         max_waiting_turns: int = 32,
         max_active_sessions: int = 1000,
+        ledger: bool = False,
         event_log: EventLog | None = None,
         max_events: int | None = None,
         max_sessions: int | None = None,
@@ -105,6 +109,7 @@ class Runtime:
         self.llm, self.tools = llm, tools
         self.max_history = max_history
         self.max_waiting_turns = max_waiting_turns
+        self.ledger = ledger
         self._sessions: dict[str, Session] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self.max_active_sessions = max_active_sessions
@@ -462,7 +467,7 @@ class Runtime:
         async with lock:
             graph = self.catalog.get(restore["graph"] if restore else session.graph)
             active = await self._instances(session, graph)
-            status, result = None, None
+            status, result, seq0 = None, None, session.seq
             run_id = run_id or uuid.uuid4().hex[:12]
             gate = None
             if (  # a cheap test first: most runs cannot pause
@@ -506,6 +511,8 @@ class Runtime:
                 # a request refused before its run started (unknown entry, a payload
                 # that does not fit) leaves no turn behind
                 if status is not None:
+                    if self.ledger:
+                        self._emit_ledger(session, graph, seq0)
                     outputs = jsonable(result.outputs) if result is not None else {}
                     rid = result.run_id if result is not None else (run_id or "")
                     warnings = result.warnings if result is not None else []
@@ -523,6 +530,15 @@ class Runtime:
                     )
                     self.ring.settle(session.id)
                     self.store.save(session)
+
+    def _emit_ledger(self, session: Session, graph: Graph, seq0: int) -> None:
+        """Emit ``run.ledger`` for the run that began after event ``seq0``, from its
+        events still in the ring (none when the ring no longer holds its start)."""
+        events = self.ring.events(session.id, seq0)
+        run_id = next((e.run_id for e in events if e.type == "run.started"), None)
+        data = compute_ledger(graph, [e for e in events if e.run_id == run_id])
+        if run_id is not None and data is not None:
+            self.emit(session, "run.ledger", data, run_id=run_id)
 
     # -- node instances and their start()/stop() hooks --------------------------
 

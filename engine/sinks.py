@@ -76,7 +76,13 @@ class RingBuffer(Observer):
         ring = self._rings.get(session_id, ())
         if after <= 0:
             return list(ring)
-        return [e for e in ring if e.seq > after]
+        newer = []
+        for event in reversed(ring):  # seq grows along the ring: stop at the first old one
+            if event.seq <= after:
+                break
+            newer.append(event)
+        newer.reverse()
+        return newer
 
     def forget(self, session_id: str) -> None:
         """Drop a session's events."""

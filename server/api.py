@@ -26,7 +26,9 @@ from cogpipe.engine import (
     to_cytoscape,
     to_mermaid,
 )
+from cogpipe.engine.events import events_schema
 from cogpipe.engine.session import jsonable
+from cogpipe.forward import HookForwarder
 from cogpipe.settings import Settings
 
 from .errors import ApiError, problem_texts
@@ -128,6 +130,7 @@ async def health(rt: RuntimeDep, runs: RunsDep, request: Request) -> dict[str, A
         "tools": [{**t, "up": t["status"] == "up"} for t in tools],
         "default_graph": _default_graph(rt),
         "sessions": len(rt.session_ids()),
+        "hooks": next((o.stats() for o in rt.bus.observers if isinstance(o, HookForwarder)), None),
         "memory": {
             **rt.memory(),
             "runs": len(runs.recent(runs.keep)),
@@ -462,6 +465,16 @@ async def resume_run(run_id: str, body: ResumeIn, runs: RunsDep, rt: RuntimeDep)
     with anyio.move_on_after(2.0):  # the run's task takes the decision at its next step
         await pause.taken.wait()
     return record.info()
+
+
+# -- the event catalogue ---------------------------------------------------------------
+
+
+@router.get("/events/schema", tags=["events"])
+async def event_schema() -> dict[str, Any]:
+    """The JSON Schema of every trace event type's ``data`` (engine/events.py):
+    ``{"title", "events": {type: {"description", "data": <schema>}}, "$defs"}``."""
+    return events_schema()
 
 
 # -- traces ----------------------------------------------------------------------------

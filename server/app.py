@@ -27,10 +27,12 @@ import cogpipe.frontend
 from cogpipe.assembly import catalog, open_runtime
 from cogpipe.engine import GraphCatalog, tune_gc
 from cogpipe.settings import Settings
+from cogpipe.telemetry import exporting, instrument_app
 
-from . import api, streams
+from . import api, hooks, metrics, streams
 from .accesslog import redact_access_log
 from .errors import install_error_handlers
+from .metrics import Metrics
 from .middleware import (
     LOOPBACK_HOSTS,
     BodyLimitMiddleware,
@@ -43,7 +45,7 @@ from .quota import SessionQuota
 from .reload import watch_graphs
 from .responses import SafeJSONResponse
 from .runs import RunRegistry
-from .streams import EventStreams, StreamOptions
+from .streams import EventStreams, StreamOptions, StreamSubscription
 from .tickets import StreamTickets
 
 __all__ = ["create_app", "serve"]
@@ -90,7 +92,9 @@ def create_app(
 
     Returns:
         The app; ``app.state`` holds ``settings`` and, while it runs, ``runtime``,
-        ``runs`` (:class:`RunRegistry`) and ``streams`` (:class:`EventStreams`).
+        ``runs`` (:class:`RunRegistry`), ``metrics`` (:class:`Metrics`) and ``streams``
+        (:class:`EventStreams`); ``hooks`` (:class:`~cogpipe.server.hooks.HookStore`) holds
+        other agents' events.
     """
     settings = settings or Settings.load()
     if token is _FROM_SETTINGS:
@@ -107,10 +111,13 @@ def create_app(
     )
     app.state.settings = settings
     app.state.tickets = tickets = StreamTickets()
+    app.state.hooks = hooks.HookStore()  # events other agents post (federated HUD)
     app.state.quota = SessionQuota(settings.sessions_per_minute)
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(streams.router)
+    app.include_router(metrics.router)
+    app.include_router(hooks.router)
     _api_docs(app)
     _mount_frontend(app, frontend_dir or FRONTEND_DIR)
     finish_openapi(app, guarded=bool(token))
@@ -118,6 +125,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)
     token_text = token if isinstance(token, str) else None
     app.add_middleware(TokenMiddleware, token=token_text, tickets=tickets)
+    app.add_middleware(TokenMiddleware, token=token_text, prefix="/metrics")
     app.add_middleware(OriginMiddleware)
     app.add_middleware(HostMiddleware, allowed=allowed_hosts(settings))
     return app
@@ -141,8 +149,16 @@ def _lifespan(
         async with open_runtime(settings) as runtime, anyio.create_task_group() as tg:
             runs = RunRegistry(runtime, tg)
             runs.recover()  # runs a killed process accepted become 'interrupted'
+            metrics = Metrics(
+                settings.prices,
+                queued_turns=runs.queued,
+                sse_clients=lambda: sum(
+                    isinstance(o, StreamSubscription) for o in runtime.bus.observers
+                ),
+            )
             runtime.bus.add(runs)
-            app.state.runtime, app.state.runs = runtime, runs
+            runtime.bus.add(metrics)
+            app.state.runtime, app.state.runs, app.state.metrics = runtime, runs, metrics
             app.state.streams = EventStreams(runtime, options)
             runs.restore_paused()  # runs paused when the server last stopped pause again
             if settings.watch_graphs:
@@ -153,6 +169,7 @@ def _lifespan(
                 tg.cancel_scope.cancel()  # runs still going end as cancelled
                 app.state.streams.close()
                 runtime.bus.remove(runs)
+                runtime.bus.remove(metrics)
 
     return lifespan
 
@@ -233,7 +250,8 @@ def serve(settings: Settings) -> int:
 
     Args:
         settings: as loaded by the CLI; ``host``, ``port`` and ``default_graph`` say
-            where to listen and what new sessions run.
+            where to listen and what new sessions run. Spans are exported as the
+            ``OTEL_*`` variables say (:func:`cogpipe.telemetry.exporting`).
 
     Returns:
         The exit status: 0 after a clean stop (Ctrl-C), 1 when the server could not
@@ -242,6 +260,7 @@ def serve(settings: Settings) -> int:
     Raises:
         NodeModuleError: a node module cannot be imported.
         UnknownGraphError, GraphValidationError: ``default_graph`` names no runnable graph.
+        TelemetryError: the ``OTEL_*`` variables ask for an unknown protocol.
     """
     _report_broken(catalog(settings))  # a bad node module or default graph fails here
     host, port = settings.host, settings.port
@@ -268,6 +287,9 @@ def serve(settings: Settings) -> int:
         app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5
     )
     server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after stopping
-        server.run()
+    with exporting() as tracing:  # OTEL_* variables; None when export is off
+        if tracing is not None:
+            instrument_app(app, tracing)
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after stopping
+            server.run()
     return 0 if server.started else 1

@@ -19,13 +19,20 @@ from cogpipe.engine.errors import (
     UnknownGraphError,
     UnknownSessionError,
 )
+from cogpipe.telemetry import TelemetryError
 
 if TYPE_CHECKING:
     from cogpipe.settings import Settings
 
 __all__ = ["build_parser", "main"]
 
-_ERRORS = (NodeModuleError, UnknownGraphError, UnknownSessionError, GraphValidationError)
+_ERRORS = (
+    NodeModuleError,
+    UnknownGraphError,
+    UnknownSessionError,
+    GraphValidationError,
+    TelemetryError,
+)
 
 
 # -- the parser ------------------------------------------------------------------------------

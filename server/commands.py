@@ -28,6 +28,7 @@ from cogpipe.engine import (
 )
 from cogpipe.engine.session import jsonable
 from cogpipe.settings import Settings
+from cogpipe.telemetry import exporting
 
 from .console import JsonLines, LiveTrace
 from .traces import follow, read_events
@@ -210,7 +211,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             json.loads(args.words[-1])
         except ValueError as exc:
             raise SystemExit(f"error: --action needs a UIAction as JSON: {exc}") from None
-    return anyio.run(_run_turn, args, settings, out)
+    with exporting():  # spans to an OTLP backend when OTEL_* variables say so
+        return anyio.run(_run_turn, args, settings, out)
 
 
 # -- serve, tools ------------------------------------------------------------------------

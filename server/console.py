@@ -103,6 +103,11 @@ class LiveTrace:
             case "run.finished" | "run.failed" | "run.cancelled":
                 took = f"{event.duration_ms:.1f} ms" if event.duration_ms is not None else ""
                 return f"{event.type} in {took} {data.get('error', '')}".rstrip()
+            case "run.ledger":
+                path = " → ".join(
+                    f"{s['node']} {s['hop_ms'] + s['node_ms']:.1f}" for s in data["critical_path"]
+                )
+                return f"critical path (ms): {path} (of {data['wall_ms']:.1f})"
             case "edge.fired" | "llm.request":
                 return None
         return f"  {event.type} {json.dumps(data, default=str)[:160]}"  # e.g. sensor.flag

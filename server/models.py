@@ -153,6 +153,17 @@ class ToolServerStatus(BaseModel):
     )
 
 
+class HookStats(BaseModel):
+    """The hook-event forwarder's counters since the server started."""
+
+    url: str
+    source_app: str
+    sent: int = Field(description="events the receiver accepted")
+    dropped: int = Field(description="events dropped because the queue was full (oldest first)")
+    failed: int = Field(description="events given up after retries, or refused with a 4xx")
+    queued: int = Field(description="events waiting to be sent")
+
+
 class Health(BaseModel):
     """What the server runs: its version, the active LLM, the tool servers."""
 
@@ -168,6 +179,9 @@ class Health(BaseModel):
     tools: list[ToolServerStatus]
     default_graph: str | None
     sessions: int = Field(description="stored sessions")
+    hooks: HookStats | None = Field(
+        None, description="the hook-event forwarder (COGPIPE_HOOKS_URL); null when off"
+    )
     memory: dict[str, Any] = Field(
         default_factory=dict,
         description="what the server holds in memory and its limits: {sessions, "
@@ -359,6 +373,11 @@ class RunInfo(BaseModel):
     started: float | None = Field(None, description="Unix seconds when it began running")
     duration_ms: float | None = Field(
         None, description="running time so far, or in all once it ended"
+    )
+    trace_id: str | None = Field(
+        None,
+        description="OpenTelemetry trace id of the run's span (32 hex digits); null when "
+        "span export is off (docs/observability.md)",
     )
     pause: PauseInfo | None = Field(None, description="where it waits, while 'paused'")
 

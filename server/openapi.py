@@ -3,7 +3,7 @@ what only the running app knows.
 
 * **Security schemes**: the token (``token``, HTTP bearer) and the stream ticket
   (``streamTicket``, query parameter ``ticket``). When the server runs with a token,
-  every ``/api`` operation requires it (event streams: it or a ticket).
+  every ``/api`` operation and ``/metrics`` require it (event streams: it or a ticket).
 * **Graph names**: a request body that names a graph (``SessionCreate.graph``,
   ``SwitchGraph.graph``, ``GraphChoice.name``) takes one of the valid graphs of the
   running server, so the schema lists them as an ``enum`` (Swagger UI shows a menu; a
@@ -51,7 +51,7 @@ def finish_openapi(app: FastAPI, guarded: bool) -> None:
         schema.setdefault("components", {})["securitySchemes"] = _SCHEMES
         if guarded:
             for path, operations in schema["paths"].items():
-                if path.startswith("/api/"):
+                if path.startswith("/api/") or path == "/metrics":
                     stream = [{"streamTicket": []}] if path in _STREAM_PATHS else []
                     for operation in operations.values():
                         operation["security"] = [{"token": []}, *stream]

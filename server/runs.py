@@ -67,6 +67,7 @@ class RunRecord:
     queued: float = field(default_factory=time.time)
     started: float | None = None
     duration_ms: float | None = None
+    trace_id: str | None = None
     pause: dict[str, Any] | None = None
     cancel_requested: bool = False
     scope: anyio.CancelScope | None = None
@@ -103,6 +104,7 @@ class RunRecord:
             {
                 "progress": {"done": self.done, "skipped": self.skipped, "total": self.total},
                 "pause": self.pause if self.status == "paused" else None,
+                "trace_id": self.trace_id,
             },
         )
 
@@ -124,6 +126,7 @@ def stored_info(record: StoredRun) -> dict[str, Any]:
         "started": record.started,
         "duration_ms": record.duration_ms,
         "pause": record.extra.get("pause") if str(record.status) == "paused" else None,
+        "trace_id": record.extra.get("trace_id"),
     }
 
 
@@ -169,6 +172,10 @@ class RunRegistry(Observer):
         self._forget_old()
         self.task_group.start_soon(self._drive, record, payload, name=f"run {record.run_id}")
         return record
+
+    def queued(self) -> int:
+        """Return how many runs wait to start (status ``queued``)."""
+        return sum(1 for r in self._runs.values() if r.status == "queued")
 
     def restore_paused(self) -> list[RunRecord]:
         """Start again, paused where they were, the runs the session store holds as
@@ -275,6 +282,7 @@ class RunRegistry(Observer):
             self._save(record)
         elif kind == "run.started":
             record.status, record.started = "running", event.ts
+            record.trace_id = (event.data or {}).get("trace_id")
             if event.graph != record.graph:  # switched while the run was queued
                 record.graph = event.graph
                 graph = self.runtime.catalog.get(event.graph)

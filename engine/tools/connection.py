@@ -24,6 +24,7 @@ from mcp import Client, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
+from opentelemetry.context import Context, attach, detach
 from pydantic import ValidationError
 
 from ..errors import ToolError
@@ -52,6 +53,9 @@ class _Job:
     timed_out: bool = False
     lost: str | None = None  # the connection died during the call: retry once
     unavailable: str | None = None  # no connection could be made
+    # the caller's tool span, made current around the MCP request so the SDK's client
+    # span nests under it (this job runs in the connection's task, not the caller's)
+    trace_context: Context | None = None
 
     def finish(self, **outcome: Any) -> None:
         if not self.done.is_set():
@@ -292,12 +296,17 @@ class _Connection:
             return
         outcome: dict[str, Any] | None = None
         try:
-            with job.scope:
-                outcome = {
-                    "result": await client.call_tool(
-                        job.tool, job.arguments, read_timeout_seconds=job.timeout_s
-                    )
-                }
+            token = None if job.trace_context is None else attach(job.trace_context)
+            try:
+                with job.scope:
+                    outcome = {
+                        "result": await client.call_tool(
+                            job.tool, job.arguments, read_timeout_seconds=job.timeout_s
+                        )
+                    }
+            finally:
+                if token is not None:
+                    detach(token)
         except MCPError as exc:
             if exc.code == mcp_types.CONNECTION_CLOSED:
                 self._lose(self._closed)

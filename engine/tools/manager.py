@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types
+from opentelemetry.context import Context
+from opentelemetry.trace import set_span_in_context
 
 from ..errors import ToolArgumentsError, ToolError
 from ..pauses import ResumeError
+from ..telemetry import end_span, tool_span
 from ..trace import DETAIL_CHARS, preview
 from .arguments import validate_arguments
 from .config import ToolCallResult, ToolInfo, ToolServerConfig
@@ -127,7 +130,7 @@ class ToolManager:
 
     def bind(self, ctx: RunContext) -> MCPToolHandle:
         """Return the handle a node run uses as ``ctx.tools`` (the engine's ``Service``)."""
-        return MCPToolHandle(self, ctx.emit, ctx.approve)
+        return MCPToolHandle(self, ctx.emit, ctx.approve, ctx.trace_context)
 
     async def call(
         self,
@@ -137,6 +140,7 @@ class ToolManager:
         timeout_s: float | None = None,
         emit: Emit | None = None,
         approve: Approve | None = None,
+        trace_context: Context | None = None,
     ) -> ToolCallResult:
         """Call a tool and wait for its result.
 
@@ -156,6 +160,9 @@ class ToolManager:
             approve: the run's approval hook (``RunContext.approve``): awaited once the
                 call is admitted; it may pause the run, replace the arguments or
                 reject the call.
+            trace_context: the OpenTelemetry context of the node run; when given, the
+                call gets an ``execute_tool {tool}`` span under it, and the MCP SDK's
+                client span nests under that (see :mod:`~cogpipe.engine.telemetry`).
 
         Returns:
             The result; ``ok`` is ``False`` when the tool reported an error (MCP
@@ -205,7 +212,23 @@ class ToolManager:
             arguments = approved
         conn = self._conns[tool.server]
         limit = conn.config.timeout_s if timeout_s is None else timeout_s
-        return await self._traced(conn, tool, arguments, limit, emit, call_id)
+        span = job_context = None
+        if trace_context is not None:
+            span = tool_span(trace_context, tool.server, tool.name, call_id)
+            job_context = set_span_in_context(span, trace_context)
+        try:
+            result = await self._traced(conn, tool, arguments, limit, emit, call_id, job_context)
+        except ToolError as exc:
+            if span is not None:
+                end_span(span, exc.message, exc.kind)
+            raise
+        except BaseException:
+            if span is not None:
+                end_span(span, "cancelled", "cancelled")
+            raise
+        if span is not None:
+            end_span(span, None if result.ok else result.error, "tool_error")
+        return result
 
     async def _admit(self, name: str, arguments: dict[str, Any]) -> ToolInfo:
         """Return the tool to call, or raise why the call may not start."""
@@ -237,6 +260,7 @@ class ToolManager:
         limit: float,
         emit: Emit | None,
         call_id: str,
+        trace_context: Context | None,
     ) -> ToolCallResult:
         """Run the call within ``limit`` seconds, between ``tool.*`` trace events."""
         server, tool = info.server, info.name
@@ -253,7 +277,7 @@ class ToolManager:
         started = time.perf_counter()
         try:
             with anyio.fail_after(limit):
-                job = await self._attempt(conn, tool, arguments, limit)
+                job = await self._attempt(conn, tool, arguments, limit, trace_context)
             result = _outcome(server, tool, arguments, job, _ms(started))
         except (ToolError, TimeoutError) as exc:
             error = exc if isinstance(exc, ToolError) else _timeout(server, tool, limit)
@@ -267,11 +291,18 @@ class ToolManager:
         return result
 
     async def _attempt(
-        self, conn: _Connection, tool: str, arguments: dict[str, Any], timeout_s: float
+        self,
+        conn: _Connection,
+        tool: str,
+        arguments: dict[str, Any],
+        timeout_s: float,
+        trace_context: Context | None = None,
     ) -> _Job:
-        """Run the call; once more on a new connection if the server died during it."""
+        """Run the call; once more on a new connection if the server died during it.
+        ``trace_context`` (the tool span's) is made current where the MCP request is
+        sent, in the server's connection task."""
         for attempt in (1, 2):
-            job = _Job(tool, arguments, timeout_s, attempt=attempt)
+            job = _Job(tool, arguments, timeout_s, attempt=attempt, trace_context=trace_context)
             try:
                 await conn.submit(job)
                 await job.done.wait()
@@ -341,10 +372,17 @@ class MCPToolHandle:
     ``server`` ``None`` unless the tool was found.
     """
 
-    def __init__(self, manager: ToolManager, emit: Emit, approve: Approve | None = None) -> None:
+    def __init__(
+        self,
+        manager: ToolManager,
+        emit: Emit,
+        approve: Approve | None = None,
+        trace_context: Context | None = None,
+    ) -> None:
         self._manager = manager
         self._emit = emit
         self._approve = approve
+        self._trace_context = trace_context
 
     async def list(self) -> builtins.list[ToolInfo]:
         """Return every available tool (see :meth:`ToolManager.list_tools`)."""
@@ -359,7 +397,12 @@ class MCPToolHandle:
     ) -> ToolCallResult:
         """Call a tool, traced (see :meth:`ToolManager.call` for names and errors)."""
         return await self._manager.call(
-            name, arguments, timeout_s=timeout_s, emit=self._emit, approve=self._approve
+            name,
+            arguments,
+            timeout_s=timeout_s,
+            emit=self._emit,
+            approve=self._approve,
+            trace_context=self._trace_context,
         )
 
     def openai_tools(self) -> builtins.list[dict[str, Any]]:

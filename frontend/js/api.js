@@ -76,7 +76,10 @@ export const api = {
   // EventSource cannot send the token: a one-time ticket opens one stream instead.
   streamTicket: () => request('POST', '/api/stream-tickets').then((t) => t.ticket),
   traces: () => request('GET', '/api/traces'),
+  figures: (id) => request('GET', `/api/metrics/sessions/${enc(id)}`),
   traceText: (name) => getText(`/api/traces/${enc(name)}`),
+  hookSessions: () => request('GET', '/api/hooks/sessions'),
+  hookEvents: (app, id) => request('GET', `/api/hooks/events?source_app=${enc(app)}&session_id=${enc(id)}`),
 };
 
 /** GET a text body (a JSONL trace file) with the token; ApiError when not 2xx. */

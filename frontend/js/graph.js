@@ -6,6 +6,7 @@
 
 /* global cytoscape */
 
+import { ms } from './dom.js';
 import { edgeStyle, layered } from './elk.js';
 import { nodeState } from './runs.js';
 
@@ -84,7 +85,7 @@ const STYLE = [
   // Port names on hover (of the edge, or of a node for all its edges).
   // Drawn above the nodes, so a label near a node is not hidden under it.
   { selector: 'edge.hover', style: {
-    label: 'data(ports)', color: '#334155', 'z-index': 9,
+    label: 'data(hoverText)', 'text-wrap': 'wrap', color: '#334155', 'z-index': 9,
     'line-color': '#64748b', 'target-arrow-color': '#64748b' } },
 ];
 
@@ -133,7 +134,8 @@ export class GraphView {
     });
     const edges = (elements?.edges ?? []).map((e) => ({ ...e.data,
       ports: e.data.source_port === e.data.target_port || e.data.source.startsWith('entry:')
-        ? e.data.target_port : `${e.data.source_port} → ${e.data.target_port}` }));
+        ? e.data.target_port : `${e.data.source_port} → ${e.data.target_port}` }))
+      .map((e) => ({ ...e, hoverText: this.hoverText(e) }));
     const cached = this.layouts.get(name);
     const result = cached?.key === key ? cached.result : await layered(
       nodes.map((n) => ({ id: n.id, width: n.w, height: n.h })),
@@ -184,6 +186,23 @@ export class GraphView {
       this.cy.nodes('[role = "entry"]').toggleClass('outside', this.cy.zoom() < ENTRY_INSIDE_ZOOM);
       this.cy.edges().style('font-size', 9 * scale);
     });
+  }
+
+  /**
+   * The session's traffic per node pair (the `edges` of GET /api/metrics/sessions/{id}):
+   * shown with the port names when an edge is hovered.
+   */
+  setTraffic(edges) {
+    this.traffic = new Map((edges ?? []).map((e) => [`${e.from}>${e.to}`, e]));
+    this.cy?.edges().forEach((edge) => edge.data('hoverText', this.hoverText(edge.data())));
+  }
+
+  hoverText(e) {
+    const t = this.traffic?.get(`${e.source}>${e.target}`);
+    if (!t) return e.ports;
+    const rate = t.rate_per_min == null ? '' : ` · ${t.rate_per_min.toFixed(1)}/min`;
+    return `${e.ports}\n${t.messages} msg${t.messages === 1 ? '' : 's'}${rate} · hop p50 ` +
+      `${ms(t.hop_ms.p50)} p95 ${ms(t.hop_ms.p95)}`;
   }
 
   /** Draw `run` (or nothing: every node idle): node states, lit edges, entry. */
@@ -255,6 +274,10 @@ export class GraphView {
   edgeCount(id) {
     const edge = this.cy.getElementById(id);
     return edge.empty() ? null : edge.data('count');
+  }
+
+  hovered() {
+    return this.cy.edges('.hover').map((e) => ({ id: e.id(), label: e.style('label') }));
   }
 
   /** Rendered geometry (pixels in the panel): node boxes and each edge's polyline. */

@@ -43,6 +43,31 @@ function definition(node, key) {
       h('div', {}, h('h4', {}, 'outputs'), ports(node.outputs))));
 }
 
+const PARTS = [
+  ['upstream_ms', 'waiting for upstream'], ['engine_ms', 'engine'], ['own_ms', 'own code'],
+  ['llm_ms', 'LLM'], ['tool_ms', 'tools'],
+];
+
+const span = (v) => (v ? ms(v) : '0'); // ms() shows at least 1 µs
+
+// Where this node's time went in the run (its run.ledger entry), as a bar and numbers.
+function ledgerPart(run, id) {
+  const entry = run?.ledger?.nodes?.[id];
+  if (!entry) return null;
+  const wall = entry.wall_ms || 1;
+  const bar = h('div', { class: 'ledger-bar', title: 'first input arrived → node ended' },
+    PARTS.map(([k, label]) => h('span', { class: `part ${k}`, title: `${label} ${span(entry[k])}`,
+      style: `width: ${(100 * entry[k]) / wall}%` })));
+  const onPath = run.ledger.critical_path.some((s) => s.node === id);
+  return section('Where the time went', h('div', { testid: 'inspector-ledger' }, bar,
+    h('dl', { class: 'kv' }, [['wall', entry.wall_ms], ...PARTS.map(([k, l]) => [l, entry[k]])]
+      .map(([label, v]) => [h('dt', {}, label), h('dd', {}, span(v))])),
+    entry.ttft_ms != null ? h('div', { class: 'muted' }, `time to first token ${ms(entry.ttft_ms)}`) : null,
+    h('div', { class: 'muted', testid: 'inspector-critical' }, onPath
+      ? 'on the critical path: making it faster makes the turn faster'
+      : 'not on the critical path')));
+}
+
 /** The inspector panel. */
 export class Inspector {
   constructor(root) {
@@ -97,6 +122,7 @@ export class Inspector {
           h('dt', {}, 'input'), h('dd', {}, jsonView(run.input, `${key}/input`)))) : null];
     }
     return [header, definition(node, key), this.runPart(rec, run, state, key),
+      ledgerPart(run, node.id),
       ...(rec ? [...this.calls(rec, key), this.results(rec, key)] : []),
       background.length ? section('Background (outside runs)', h('ul', { class: 'background' },
         background.slice(-5).map((ev, i) => h('li', {}, h('b', {}, ev.type), ' ',
@@ -105,7 +131,10 @@ export class Inspector {
 
   runPart(rec, run, state, key) {
     if (!run) return section('Run', h('p', { class: 'muted' }, 'No run shown yet: send a message.'));
-    const title = ['Run ', h('span', { class: 'run-id', title: run.id }, run.id.slice(0, 8))];
+    const title = ['Run ', h('span', { class: 'run-id', title: run.id }, run.id.slice(0, 8)),
+      // the OpenTelemetry trace id, to find the run in an OTLP backend (docs/observability.md)
+      run.traceId ? [' · trace ', h('code', { class: 'trace-id', testid: 'inspector-trace-id',
+        title: 'OpenTelemetry trace id' }, run.traceId)] : null];
     if (!rec) {
       return section(title, h('p', { class: 'muted', testid: 'inspector-timing' },
         `This node ${NOT_RUN[state] ?? 'has no record in this run'}.`));

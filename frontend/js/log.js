@@ -14,6 +14,8 @@ export function describe(ev) {
     case 'run.finished': return `${d.executed} ran, ${d.skipped} skipped · ${ms(ev.duration_ms)}`;
     case 'run.failed': case 'run.interrupted': case 'node.failed': case 'llm.failed':
       return cut(d.error);
+    case 'run.ledger': return `critical path ${(d.critical_path ?? []).map((s) => s.node).join(' → ')}` +
+      ` · ${ms(d.wall_ms)}`;
     case 'node.started': return `inputs: ${Object.keys(d.inputs ?? {}).join(', ') || '–'}`;
     case 'node.finished':
       return `outputs: ${Object.keys(d.outputs ?? {}).join(', ') || 'none'} · ${ms(ev.duration_ms)}`;

@@ -21,6 +21,7 @@ import { EventStream } from './stream.js';
 import { GraphSwitcher } from './switcher.js';
 import { Timeline } from './timeline.js';
 import { TraceDialog } from './tracedialog.js';
+import { AgentsDialog } from './agents.js';
 import { elementsFromRun } from './traces.js';
 
 const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
@@ -73,6 +74,11 @@ const traces = new TraceDialog($('trace-dialog'), {
   onShow: (run) => { stopReplay(); pinned = run.id; schedule(); },
   onReplay: (run) => startReplay(run),
 });
+const agents = new AgentsDialog($('agents-dialog'), {
+  listSessions: api.hookSessions,
+  listEvents: api.hookEvents,
+});
+$('agents-button').addEventListener('click', () => agents.open());
 const pausePanel = new PausePanel($('pause-panel'), {
   onResume: (runId, action, inputs) => api.resume(runId, action, inputs),
 });
@@ -114,8 +120,23 @@ function noteFlashes(ev) {
   else if (ev.type === 'run.started') for (const id of graph.entryEdges(d.entry)) flashes.add(id);
 }
 
+// The session's figures (pill) and edge traffic (hover): fetched after a run ends (its
+// ledger, or its end event when the server keeps no ledger), at most every half second.
+let figuresTimer = null;
+function refreshFigures() {
+  figuresTimer ??= setTimeout(() => {
+    figuresTimer = null;
+    api.figures(sessionId).then((f) => {
+      status.setFigures(f);
+      graph.setTraffic(f.edges);
+    }).catch(() => {}); // a passing outage: the next run end asks again
+  }, 500);
+}
+
 function handle(ev) {
   seqs.push(ev.seq);
+  if (ev.type === 'run.ledger' || ev.type === 'run.finished' || ev.type === 'run.failed'
+    || ev.type === 'run.cancelled') refreshFigures();
   const run = runs.apply(ev);
   const d = ev.data ?? {};
   if (ev.type === 'ui.controls') controls.apply(d);
@@ -343,6 +364,7 @@ async function openSession() {
 //                       unless the server reported stream.lost)
 //   __hud.node(id)      what the graph shows for a node: {state, background, border, ...}
 //   __hud.edgeCount(id) payloads counted on an edge in the run shown
+//   __hud.hovered()     [{id, label}] of the edges drawn as hovered, with the label shown
 //   __hud.geometry()    rendered node boxes and edge polylines (pixels in the graph panel)
 //   __hud.zoom()        the graph's zoom (1: model pixels are screen pixels)
 //   __hud.shown()       {id, status, graph} of the run shown, or null
@@ -352,6 +374,7 @@ window.__hud = {
   seqs: () => [...seqs],
   node: (id) => graph.describe(id),
   edgeCount: (id) => graph.edgeCount(id),
+  hovered: () => graph.hovered(),
   geometry: () => graph.geometry(),
   zoom: () => graph.cy.zoom(),
   shown: () => {

@@ -13,8 +13,8 @@ function newNode(id, kind) {
 
 function newRun(ev) {
   return { id: ev.run_id, session: ev.session_id, graph: ev.graph, entry: null, input: null,
-    start: ev.ts, end: null, status: 'running', error: null, failedNode: null, duration_ms: null,
-    nodes: new Map(), edges: new Map(), events: [], last: ev.ts, pause: null };
+    traceId: null, start: ev.ts, end: null, status: 'running', error: null, failedNode: null, duration_ms: null,
+    nodes: new Map(), edges: new Map(), events: [], last: ev.ts, ledger: null, pause: null };
 }
 
 /** Whether a run has ended (finished, failed, cancelled or interrupted). */
@@ -106,8 +106,10 @@ function applyToRun(run, ev) {
 }
 
 function applyRun(run, ev, d) {
-  if (ev.type === 'run.started') {
-    Object.assign(run, { entry: d.entry, input: d.input, start: ev.ts });
+  if (ev.type === 'run.ledger') {
+    run.ledger = d; // where the time went (docs/observability.md), after the run's end
+  } else if (ev.type === 'run.started') {
+    Object.assign(run, { entry: d.entry, input: d.input, start: ev.ts, traceId: d.trace_id ?? null });
   } else if (ENDED.has(ev.type.slice(4))) {
     Object.assign(run, { status: ev.type.slice(4), end: ev.ts, duration_ms: ev.duration_ms,
       error: d.error ?? null, failedNode: ev.type === 'run.failed' ? ev.node : null,

@@ -1,6 +1,6 @@
 // The header's status: connection state, active model, and notices (lost events, errors).
 
-import { h } from './dom.js';
+import { h, ms } from './dom.js';
 
 const CONNECTION_TEXT = { connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…' };
 
@@ -8,6 +8,7 @@ export class StatusBar {
   constructor(root) {
     this.connection = root.querySelector('[data-testid="connection"]');
     this.model = root.querySelector('[data-testid="model"]');
+    this.figures = root.querySelector('[data-testid="figures"]');
     this.session = root.querySelector('[data-testid="session-id"]');
     this.notices = document.querySelector('[data-testid="notices"]');
   }
@@ -38,6 +39,22 @@ export class StatusBar {
         : reach === 'down' ? 'does not answer' : 'not checked yet';
     const when = probe.checked ? ` (checked ${new Date(probe.checked * 1000).toLocaleTimeString()})` : '';
     this.model.title = [`${where}: ${said}${when}`, probe.detail].filter(Boolean).join('\n');
+  }
+
+  /** The session's figures (GET /api/metrics/sessions/{id}) as a pill; details on hover. */
+  setFigures(f) {
+    const n = (x) => (x ?? 0).toLocaleString('en');
+    const p = (spread) => (spread?.p50 == null ? '–' : `${ms(spread.p50)} / ${ms(spread.p95)}`);
+    this.figures.hidden = false;
+    this.figures.textContent = `${n(f.turns)} turns · ${n(f.llm_calls)} LLM · ` +
+      `${n(f.tokens_in + f.tokens_out)} tok · ${n(f.tool_calls)} tools`;
+    this.figures.title = [
+      `turns ${n(f.turns)} (${Object.entries(f.turns_by_status).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})`,
+      `LLM attempts ${n(f.llm_calls)} (${n(f.llm_failures)} failed); tokens in ${n(f.tokens_in)}, out ${n(f.tokens_out)}`,
+      `cost ${f.cost.toFixed(4)}${f.unpriced_tokens ? ` (+${n(f.unpriced_tokens)} tokens without a price)` : ''}`,
+      `tool calls ${n(f.tool_calls)} (${n(f.tool_failures)} not ok)`,
+      `turn latency p50 / p95: ${p(f.latency_ms)}`, `time to first token p50 / p95: ${p(f.ttft_ms)}`,
+    ].join('\n');
   }
 
   setSession(id) {

@@ -69,7 +69,8 @@ export class Timeline {
     const bands = overlaps(spans).map((o) => h('div', { class: 'tl-band', testid: 'timeline-overlap',
       title: `${o.n} nodes running at once for ${ms((o.to - o.from) * 1000)}`,
       style: `left:${pct(o.from)};width:max(2px, calc(${pct(o.to)} - ${pct(o.from)}))` }));
-    const rows = nodes.map((n) => this.row(n, run, end, pct, alongside(n, nodes, end)));
+    const critical = new Set((run.ledger?.critical_path ?? []).map((s) => s.node));
+    const rows = nodes.map((n) => this.row(n, run, end, pct, alongside(n, nodes, end), critical));
     const track = h('div', { class: 'tl-lanes', style: `width:${this.zoom * 100}%` },
       h('div', { class: 'tl-bands' }, bands), rows, this.axis(total));
     const keep = this.body.scrollLeft;
@@ -77,7 +78,7 @@ export class Timeline {
     this.body.scrollLeft = keep;
   }
 
-  row(n, run, end, pct, others) {
+  row(n, run, end, pct, others, critical) {
     const start = n.start ?? n.end;
     const stop = n.end ?? end;
     const skipped = n.status === 'skipped';
@@ -97,7 +98,8 @@ export class Timeline {
     const subs = [...n.llm.map((c) => this.sub(c, 'llm', `${c.purpose ?? 'LLM'} · ${c.model ?? ''}`, pct, end)),
       ...n.tools.map((c) => this.sub(c, 'tool', `${c.server ?? '?'}.${c.tool}`, pct, end))];
     return h('div', { class: 'tl-row', data: { node: n.id } },
-      h('span', { class: 'tl-name', title: n.id }, n.id),
+      h('span', { class: `tl-name${critical.has(n.id) ? ' critical' : ''}`, testid: 'timeline-name',
+        title: critical.has(n.id) ? `${n.id}: on the critical path (run.ledger)` : n.id }, n.id),
       h('div', { class: 'tl-track' }, bar, subs, dur));
   }
 

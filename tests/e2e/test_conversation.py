@@ -19,10 +19,12 @@ import pytest
 
 from cogpipe.assembly import open_runtime
 from cogpipe.demo.server import ensure_db
+from cogpipe.engine.events import validate_event
 from cogpipe.engine.llm import LLMConfig
 from cogpipe.engine.store import SqliteSessionStore
 from cogpipe.server.cli import main
 from cogpipe.settings import Settings, shipped_graphs_dir
+from tests.engine.test_ledger import assert_sums
 from tests.helpers.openai_server import (  # noqa: F401  (fixtures)
     OpenAITestServer,
     openai_server_fixture,
@@ -159,6 +161,14 @@ async def test_conversation(
         await on_the_other_graph(conv, db, other)
 
     assert len(conv.turns) == 14
+    for event in conv.events:  # every event the shipped graphs emit is in the catalogue
+        validate_event(event)
+    ledgers = [e.data for e in conv.events if e.type == "run.ledger"]
+    assert len(ledgers) == 14
+    for ledger in ledgers:
+        assert_sums(ledger)
+    nodes = [n for ledger in ledgers for n in ledger["nodes"].values()]
+    assert any(n["tool_ms"] > 0 for n in nodes) and any(n["llm_ms"] > 0 for n in nodes)
     for turn in conv.turns:
         thought = "output" in {e.node for e in turn.events if e.type == "node.started"}
         if thought and not turn.skipped() & PLANNERS[turn.result.graph]:

@@ -345,6 +345,42 @@ def test_an_answer_with_facts_no_tool_holds_is_corrected_in_the_chat(
     shot(page, screenshot_dir, "answer_corrected")
 
 
+def test_figures_ledger_and_edge_traffic(hud: Page, screenshot_dir: Path) -> None:
+    answer(hud, "how many customers do we have in Berlin?")
+    figures = hud.get_by_test_id("figures")
+    expect(figures).to_contain_text(
+        re.compile(r"^1 turns · [1-9]\d* LLM · [1-9][\d,]* tok · 1 tools$")
+    )
+    assert "turn latency p50 / p95" in (figures.get_attribute("title") or "")
+
+    click_node(hud, "thinker")
+    ledger = hud.get_by_test_id("inspector-ledger")
+    expect(ledger).to_contain_text("tools")
+    expect(ledger.locator(".ledger-bar .part.tool_ms")).to_have_count(1)
+    tool_width = ledger.locator(".ledger-bar .part.tool_ms").evaluate("e => e.style.width")
+    assert float(tool_width.rstrip("%")) > 0, tool_width
+    expect(hud.get_by_test_id("inspector-critical")).to_have_text(re.compile("critical path"))
+    ledger.scroll_into_view_if_needed()
+    critical = hud.locator('[data-testid="timeline-name"].critical')
+    expect(critical.filter(has_text="thinker")).to_have_count(1)
+    expect(critical.filter(has_text=re.compile("^ui$"))).to_have_count(0)
+    shot(hud, screenshot_dir, "ledger_inspector")
+
+    edge = next(
+        e
+        for e in hud.evaluate("window.__hud.geometry()")["edges"]
+        if (e["source"], e["target"]) == ("input", "director")
+    )
+    a, b = edge["points"][-2], edge["points"][-1]  # the last leg: edges leave a node bundled
+    box = hud.get_by_test_id("graph").bounding_box()
+    assert box is not None
+    hud.mouse.move(box["x"] + (a["x"] + b["x"]) / 2, box["y"] + (a["y"] + b["y"]) / 2, steps=5)
+    wait_until(lambda: hud.evaluate("window.__hud.hovered()"), "an edge is hovered")
+    for shown in hud.evaluate("window.__hud.hovered()"):
+        assert re.search(r"\n\d+ msgs? · hop p50 \S+ .s p95", shown["label"]), shown
+    shot(hud, screenshot_dir, "edge_traffic")
+
+
 def test_a_run_cut_short_by_a_crash_is_shown_as_interrupted(
     page: Page, restartable_server: RestartableServer, screenshot_dir: Path
 ) -> None:

@@ -121,7 +121,7 @@ class Memory(Node, register=False):
 
     async def run(self, inputs: Inputs, ctx: RunContext) -> None:
         ctx.session.ns("memory")["turns"] = ctx.session.ns("memory").get("turns", 0) + 1
-        ctx.emit("memory.updated", {"turns": ctx.session.ns("memory")["turns"]})
+        ctx.emit("t_memory.counted", {"turns": ctx.session.ns("memory")["turns"]})
 
     def context(self, session: Any) -> list[str]:
         return [f"turns so far: {session.ns('memory').get('turns', 0)}"]

@@ -161,6 +161,13 @@ async def test_openapi_documents_every_endpoint(client: httpx2.AsyncClient) -> N
         "GET /api/traces",
         "GET /api/traces/{name}",
         "POST /api/stream-tickets",
+        "GET /api/events/schema",
+        "GET /api/metrics/sessions/{session_id}",
+        "GET /api/metrics/aggregate",
+        "GET /metrics",
+        "POST /api/hooks/events",
+        "GET /api/hooks/sessions",
+        "GET /api/hooks/events",
     }
     assert {"RunInfo", "SessionDetail", "ErrorBody"} <= set(spec["components"]["schemas"])
     assert (await client.get("/docs")).status_code == 200

@@ -106,6 +106,7 @@ def test_run_prints_the_live_trace_and_the_answer() -> None:
     assert "▶ input (input_v1)" in out
     assert "⤼ director (director_v2) skipped" in out  # the reflex path
     assert "timeline (each bar: node start → finish)" in out
+    assert re.search(r"critical path \(ms\): input [\d.]+ → .*memorizer [\d.]+ \(of [\d.]+\)", out)
     assert "response:" in out
 
 
@@ -159,7 +160,7 @@ def test_run_json_prints_one_event_per_line() -> None:
     assert code == 0
     types = [e["type"] for e in events]
     assert types[0] == "session.started" and types[1] == "run.started"
-    assert types[-1] == "run.finished"
+    assert types[-2:] == ["run.finished", "run.ledger"]  # the ledger follows the run's end
     assert {e["seq"] for e in events} == set(range(1, len(events) + 1))
 
 

@@ -96,7 +96,7 @@ async def test_session_resume_has_no_gap_and_no_duplicate(client: httpx2.AsyncCl
     last_id = first[-1].id
     await anyio.sleep(0.1)  # events go on while the client is away
     async with client.stream("GET", url, headers={"Last-Event-ID": last_id}) as resp:
-        second = await SSEReader(resp).until("run.finished")
+        second = await SSEReader(resp).until("run.ledger")  # a run's last event
     got = seqs(first) + seqs(second)
     assert got == list(range(got[0], got[0] + len(got)))
     assert second[-1].event["run_id"] == run_id
@@ -122,7 +122,7 @@ async def test_all_sessions_resume_has_no_gap_and_no_duplicate(
         second: list[Any] = []
         with anyio.fail_after(10):
             while (
-                sum(m.event["type"] == "run.finished" and m.event["run_id"] in runs for m in second)
+                sum(m.event["type"] == "run.ledger" and m.event["run_id"] in runs for m in second)
                 < 2
             ):
                 second.append(await reader.next_event())
@@ -230,7 +230,7 @@ async def test_stalled_client_loses_events_but_slows_nobody(serve) -> None:
                 reader = SSEReader(resp)
                 t0 = time.monotonic()
                 run_id = await send(c, sid, burst(count, size, delay_ms=1))
-                got = await reader.until("run.finished", timeout=30)
+                got = await reader.until("run.ledger", timeout=30)
                 elapsed = time.monotonic() - t0
             run = await run_to_end(c, run_id)
             sub = next(
@@ -241,7 +241,7 @@ async def test_stalled_client_loses_events_but_slows_nobody(serve) -> None:
             raw = await anyio.to_thread.run_sync(_read_until, stalled, b"", b"stream.lost", 20)
             later = await send(c, sid, burst(1))
             raw = await anyio.to_thread.run_sync(
-                _read_until, stalled, raw, b'"type":"run.finished"', 20
+                _read_until, stalled, raw, b'"type":"run.ledger"', 20
             )
         finally:
             stalled.close()
@@ -259,7 +259,7 @@ async def test_stalled_client_loses_events_but_slows_nobody(serve) -> None:
     assert len(first_run) + sub.lost == len(got)
     at = events.index(lost[0])
     assert events[at - 1]["seq"] + sub.lost + 1 == events[at + 1]["seq"]
-    assert events[-1]["run_id"] == later and events[-1]["type"] == "run.finished"
+    assert events[-1]["run_id"] == later and events[-1]["type"] == "run.ledger"
 
 
 async def test_disconnect_removes_the_subscription(serve) -> None:
