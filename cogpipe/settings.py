@@ -162,6 +162,27 @@ class Settings(BaseSettings):
         "'*' for any name, which turns off the protection against DNS rebinding)",
     )
     port: int = Field(8000, ge=0, le=65535, description="port 'cogpipe serve' listens on")
+    redis_url: str | None = Field(
+        None,
+        description="Redis mode: several server processes share sessions, run records, "
+        "turn leases and event streams through this Redis (redis://[:password@]host:port/db; "
+        "see docs/deploy.md); unset: one process, SQLite",
+    )
+    redis_lease_s: float = Field(
+        10,
+        gt=0,
+        description="Redis mode: how long a worker's and a turn's lease outlive a process "
+        "that died, seconds (renewed every third of it)",
+    )
+    redis_prefix: str = Field(
+        "cogpipe:", min_length=1, description="Redis mode: the prefix of every Redis key"
+    )
+    redis_events_max: int = Field(
+        10_000,
+        gt=0,
+        description="Redis mode: events kept in the all-sessions Redis stream (each "
+        "session's stream keeps ring_size)",
+    )
 
     @field_validator("node_modules", "allowed_hosts", mode="before")
     @classmethod

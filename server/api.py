@@ -20,6 +20,7 @@ from cogpipe.engine import (
     JsonlSink,
     Runtime,
     Session,
+    StoreError,
     UnknownGraphError,
     to_cytoscape,
     to_mermaid,
@@ -27,6 +28,7 @@ from cogpipe.engine import (
 from cogpipe.engine.session import jsonable
 from cogpipe.settings import Settings
 
+from .cluster import Cluster
 from .errors import ApiError, problem_texts
 from .models import (
     ActionIn,
@@ -65,6 +67,11 @@ def _runtime(request: Request) -> Runtime:
 
 def _runs(request: Request) -> RunRegistry:
     return request.app.state.runs
+
+
+def _cluster(request: Request) -> Cluster | None:
+    """Redis mode's :class:`Cluster` (``None`` without ``redis_url``)."""
+    return getattr(request.app.state, "cluster", None)
 
 
 def _settings(request: Request) -> Settings:
@@ -109,6 +116,14 @@ def _failures(rt: Runtime) -> dict[str, Any]:
     return found
 
 
+def _stored_sessions(rt: Runtime) -> int | None:
+    """Count the stored sessions (``None`` while the store cannot be read: Redis away)."""
+    try:
+        return len(rt.session_ids())
+    except StoreError:
+        return None
+
+
 @router.get("/health", response_model=Health, tags=["server"])
 async def health(rt: RuntimeDep, runs: RunsDep, request: Request) -> dict[str, Any]:
     """Which LLM is active and whether it answers, which tool servers are up, the
@@ -123,13 +138,14 @@ async def health(rt: RuntimeDep, runs: RunsDep, request: Request) -> dict[str, A
         "llm": llm,
         "tools": [{**t, "up": t["status"] == "up"} for t in tools],
         "default_graph": _default_graph(rt),
-        "sessions": len(rt.session_ids()),
+        "sessions": _stored_sessions(rt),
         "memory": {
             **rt.memory(),
             "runs": len(runs.recent(runs.keep)),
             "sessions_per_minute": request.app.state.quota.per_minute,
         },
         "failures": _failures(rt),
+        "redis": await cluster.health() if (cluster := _cluster(request)) else None,
     }
 
 
@@ -401,10 +417,17 @@ async def get_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunInfo, tags=["runs"])
-async def cancel_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
+async def cancel_run(run_id: str, runs: RunsDep, request: Request) -> dict[str, Any]:
     """Cancel a queued or running run; answers once it stopped (or after 2 s). The run
     stays readable at ``GET /api/runs/{run_id}`` as ``cancelled`` (which is why this is
-    not a DELETE: nothing is deleted)."""
+    not a DELETE: nothing is deleted). In Redis mode any process can cancel any
+    process's run."""
+    cluster = _cluster(request)
+    if cluster is not None and runs.get(run_id) is None:  # Redis mode: maybe another's
+        stored = runs.stored(run_id)
+        if stored is not None and stored.active:
+            ended = await cluster.cancel(run_id)
+            return stored_info(ended or stored)
     record = _run(runs, run_id)
     if not record.active:
         raise ApiError(

@@ -11,7 +11,7 @@ import contextlib
 import ipaddress
 import sys
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 
 import anyio
@@ -26,10 +26,13 @@ from starlette.types import Receive, Scope, Send
 import cogpipe.frontend
 from cogpipe.assembly import catalog, open_runtime
 from cogpipe.engine import GraphCatalog, tune_gc
+from cogpipe.engine.distributed import sync_client
+from cogpipe.redis_mode import RedisMode
 from cogpipe.settings import Settings
 
 from . import api, streams
 from .accesslog import redact_access_log
+from .cluster import Cluster
 from .errors import install_error_handlers
 from .middleware import (
     LOOPBACK_HOSTS,
@@ -89,7 +92,8 @@ def create_app(
 
     Returns:
         The app; ``app.state`` holds ``settings`` and, while it runs, ``runtime``,
-        ``runs`` (:class:`RunRegistry`) and ``streams`` (:class:`EventStreams`).
+        ``runs`` (:class:`RunRegistry`), ``streams`` (:class:`EventStreams`) and
+        ``cluster`` (:class:`Cluster` in Redis mode, else ``None``).
     """
     settings = settings or Settings.load()
     if token is _FROM_SETTINGS:
@@ -132,17 +136,27 @@ def allowed_hosts(settings: Settings) -> list[str]:
 def _lifespan(
     settings: Settings, options: StreamOptions
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Return the app's lifespan: the runtime, and a task group that owns the runs."""
+    """Return the app's lifespan: the runtime, and a task group that owns the runs
+    (in Redis mode also the Redis connections and the :class:`Cluster` tasks)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redact_access_log()  # uvicorn has configured its loggers by now
-        async with open_runtime(settings) as runtime, anyio.create_task_group() as tg:
+        async with (
+            _redis(settings) as redis,
+            open_runtime(settings, redis=redis) as runtime,
+            anyio.create_task_group() as tg,
+        ):
             runs = RunRegistry(runtime, tg)
-            runs.recover()  # runs a killed process accepted become 'interrupted'
+            cluster = None
+            if redis is None:
+                runs.recover()  # runs a killed process accepted become 'interrupted'
+            else:  # Redis mode: the sweeper interrupts the runs of dead workers
+                cluster = Cluster(redis, runtime, runs)
+                cluster.start(tg)
             runtime.bus.add(runs)
-            app.state.runtime, app.state.runs = runtime, runs
-            app.state.streams = EventStreams(runtime, options)
+            app.state.runtime, app.state.runs, app.state.cluster = runtime, runs, cluster
+            app.state.streams = EventStreams(runtime, options, shared=cluster)
             try:
                 yield
             finally:
@@ -151,6 +165,15 @@ def _lifespan(
                 runtime.bus.remove(runs)
 
     return lifespan
+
+
+def _redis(settings: Settings) -> AbstractAsyncContextManager[RedisMode | None]:
+    """Open Redis mode's connections when ``redis_url`` is set (else yield ``None``)."""
+    if not settings.redis_url:
+        return nullcontext(None)
+    from cogpipe.redis_mode import open_redis
+
+    return open_redis(settings)
 
 
 def _api_docs(app: FastAPI) -> None:
@@ -238,8 +261,11 @@ def serve(settings: Settings) -> int:
     Raises:
         NodeModuleError: a node module cannot be imported.
         UnknownGraphError, GraphValidationError: ``default_graph`` names no runnable graph.
+        RedisUnavailableError: ``redis_url`` is set and Redis does not answer there.
     """
     _report_broken(catalog(settings))  # a bad node module or default graph fails here
+    if settings.redis_url:  # fail here with the URL, not in the middle of uvicorn's start
+        sync_client(settings.redis_url).close()
     host, port = settings.host, settings.port
     app = create_app(settings)
     shown = f"[{host}]" if ":" in host else host

@@ -16,6 +16,7 @@ from cogpipe import __version__
 from cogpipe.engine.errors import (
     GraphValidationError,
     NodeModuleError,
+    RedisUnavailableError,
     UnknownGraphError,
     UnknownSessionError,
 )
@@ -25,7 +26,13 @@ if TYPE_CHECKING:
 
 __all__ = ["build_parser", "main"]
 
-_ERRORS = (NodeModuleError, UnknownGraphError, UnknownSessionError, GraphValidationError)
+_ERRORS = (
+    NodeModuleError,
+    UnknownGraphError,
+    UnknownSessionError,
+    GraphValidationError,
+    RedisUnavailableError,
+)
 
 
 # -- the parser ------------------------------------------------------------------------------

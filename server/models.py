@@ -164,7 +164,9 @@ class Health(BaseModel):
     )
     tools: list[ToolServerStatus]
     default_graph: str | None
-    sessions: int = Field(description="stored sessions")
+    sessions: int | None = Field(
+        description="stored sessions (null while the store cannot be read: Redis away)"
+    )
     memory: dict[str, Any] = Field(
         default_factory=dict,
         description="what the server holds in memory and its limits: {sessions, "
@@ -175,6 +177,13 @@ class Health(BaseModel):
         default_factory=dict,
         description="writes that failed since start: {trace: {failed, dropped, file}, "
         "event_log: {failed, dropped}}; runs go on when a trace cannot be written",
+    )
+    redis: dict[str, Any] | None = Field(
+        None,
+        description="Redis mode only (null without COGPIPE_REDIS_URL): {url (password "
+        "masked), up, latency_ms, error, worker, lease_s, events_up, interrupted}; up: "
+        "whether Redis answered PING within 1 s; events_up: whether the event stream "
+        "reader is connected; interrupted: runs of dead workers this process marked",
     )
 
 

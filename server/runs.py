@@ -29,6 +29,7 @@ from cogpipe.engine import (
     Observer,
     RunStatus,
     Runtime,
+    Session,
     SessionBusyError,
     StoreError,
     TraceEvent,
@@ -44,6 +45,8 @@ __all__ = ["RunRecord", "RunRegistry"]
 log = logging.getLogger(__name__)
 
 _ENDED = ("finished", "failed", "cancelled")
+INTERRUPTED = "the server stopped before this run ended (a crash or kill); send it again"
+"""The ``error`` of a run whose process stopped first."""
 
 
 @dataclass
@@ -181,28 +184,35 @@ class RunRegistry(Observer):
             StoreError: the store cannot be written.
         """
         rt = self.runtime
-        found = rt.store.interrupt_active(
-            "the server stopped before this run ended (a crash or kill); send it again"
-        )
+        found = rt.store.interrupt_active(INTERRUPTED)
         for record in found:
             try:
                 session = rt.session(record.session_id)
             except LookupError:
                 continue  # the session was deleted
-            turn = Turn(
-                record.run_id,
-                record.graph,
-                record.entry,
-                record.input,
-                {},
-                str(RunStatus.INTERRUPTED),
-                record.ended or time.time(),
-            )
-            session.add_turn(turn)
-            data = {"error": record.error, "entry": record.entry, "input": preview(record.input)}
-            rt.emit(session, "run.interrupted", data, run_id=record.run_id)
-            rt.store.save(session)
+            self.record_interrupted(session, record)
         return found
+
+    def record_interrupted(self, session: Session, record: StoredRun) -> None:
+        """Add an ``interrupted`` run to its session's history, tell the event streams
+        (``run.interrupted``) and save the session.
+
+        Raises:
+            StoreError: the store cannot be written.
+        """
+        turn = Turn(
+            record.run_id,
+            record.graph,
+            record.entry,
+            record.input,
+            {},
+            str(RunStatus.INTERRUPTED),
+            record.ended or time.time(),
+        )
+        session.add_turn(turn)
+        data = {"error": record.error, "entry": record.entry, "input": preview(record.input)}
+        self.runtime.emit(session, "run.interrupted", data, run_id=record.run_id)
+        self.runtime.store.save(session)
 
     def recent(self, limit: int = 20) -> list[str]:
         """Return the ids of the last ``limit`` runs, newest first."""

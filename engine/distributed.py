@@ -1,0 +1,474 @@
+"""Redis mode: what several server processes share through one Redis (``redis_url``).
+
+Three parts, each built on redis-py (https://redis.readthedocs.io, Redis 7 commands):
+
+* :class:`RedisSessionStore`: sessions and run records (a :class:`SessionStore`), as
+  JSON strings. It uses redis-py's synchronous client because the store protocol is
+  synchronous (as SQLite's is); one call costs ~0.1-0.3 ms on a local Redis.
+* :class:`RedisEventLog`: every trace event appended to two Redis Streams, one per
+  session (entry id ``<seq>-0``, so a range of seqs is one ``XRANGE``; bounded with
+  ``MAXLEN ~ keep``) and one for all sessions (bounded with ``MAXLEN ~ keep_all``).
+  Written by a thread (:class:`QueuedWriter`): the engine only enqueues.
+  :meth:`RedisEventLog.follow` reads the all-sessions stream (``XREAD BLOCK``) and
+  hands every event, of this process and of the others, to an :class:`EventBus`.
+* :class:`Coordinator`: this process's membership (a worker key with a lease,
+  renewed every ``lease_s / 3``) and the per-session turn lock with a lease
+  (redis-py's :class:`redis.asyncio.lock.Lock`, renewed while the turn runs, so it
+  expires ``lease_s`` after its holder died).
+
+Keys, all under ``prefix`` (default ``cogpipe:``): ``session:<id>`` (JSON),
+``sessions`` (sorted set: id by creation time), ``run:<id>`` (JSON; ended records
+expire after :data:`RUN_TTL_S`), ``runs:active`` (hash: run id -> worker id),
+``worker:<id>`` (lease), ``lock:<session id>`` (turn lease), ``events:<session id>`` and
+``events`` (streams), ``cancel`` (pub/sub channel of run ids to cancel).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import anyio
+import anyio.abc
+import redis
+import redis.asyncio
+from redis.exceptions import LockError, RedisError
+
+from .errors import LeaseLostError, RedisUnavailableError, StoreError
+from .runs import RunRecord, RunStatus
+from .session import Session, jsonable
+from .sinks import EventLog, QueuedWriter
+from .text import dumps_clean
+from .trace import EventBus, TraceEvent
+
+__all__ = [
+    "RUN_TTL_S",
+    "Coordinator",
+    "Keys",
+    "RedisEventLog",
+    "RedisSessionStore",
+    "masked",
+    "new_worker_id",
+    "sync_client",
+]
+
+log = logging.getLogger(__name__)
+
+RUN_TTL_S = 7 * 24 * 3600
+"""How long an ended run record stays readable, seconds (active ones never expire)."""
+
+
+def masked(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***`` (for messages and health)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
+def sync_client(url: str, timeout_s: float = 5.0) -> redis.Redis:
+    """Return a synchronous client of ``url`` after checking that Redis answers.
+
+    Raises:
+        RedisUnavailableError: Redis does not answer ``PING`` (the message names the URL).
+    """
+    client = redis.Redis.from_url(
+        url, socket_timeout=timeout_s, socket_connect_timeout=min(timeout_s, 2.0)
+    )
+    try:
+        client.ping()
+    except (RedisError, OSError, ValueError) as exc:
+        client.close()
+        raise RedisUnavailableError(masked(url), exc) from None
+    return client
+
+
+class Keys:
+    """The Redis key names of one deployment (every name starts with ``prefix``)."""
+
+    def __init__(self, prefix: str = "cogpipe:") -> None:
+        self.prefix = prefix
+        self.sessions = f"{prefix}sessions"
+        self.active = f"{prefix}runs:active"
+        self.events_all = f"{prefix}events"
+        self.cancel = f"{prefix}cancel"
+
+    def session(self, session_id: str) -> str:
+        return f"{self.prefix}session:{session_id}"
+
+    def run(self, run_id: str) -> str:
+        return f"{self.prefix}run:{run_id}"
+
+    def worker(self, worker_id: str) -> str:
+        return f"{self.prefix}worker:{worker_id}"
+
+    def lock(self, session_id: str) -> str:
+        return f"{self.prefix}lock:{session_id}"
+
+    def events(self, session_id: str) -> str:
+        return f"{self.prefix}events:{session_id}"
+
+
+def new_worker_id() -> str:
+    """Return a name for this process: ``<host>:<pid>:<random>``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class RedisSessionStore:
+    """Sessions and run records in Redis, shared by every process of a deployment.
+
+    A session is one JSON string (rewritten after every turn, like SQLite's row); a run
+    record is one JSON string, and while it is queued or running its id is in the hash
+    ``runs:active`` with the worker that accepted it. :meth:`interrupt_active` marks the
+    active records of workers whose lease expired (a crash, ``kill -9``) ``interrupted``.
+
+    Args:
+        client: a synchronous client (see :func:`sync_client`).
+        keys: the deployment's key names.
+        worker_id: this process's name (its records' owner).
+
+    Every method raises :class:`StoreError` when Redis cannot be reached.
+    """
+
+    def __init__(self, client: redis.Redis, keys: Keys, worker_id: str) -> None:
+        self.client, self.keys, self.worker_id = client, keys, worker_id
+
+    def _call(self, action: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except RedisError as exc:
+            raise StoreError(action, exc) from exc
+
+    def load(self, session_id: str) -> Session | None:
+        raw = self._call(
+            f"load session '{session_id}'", lambda: self.client.get(self.keys.session(session_id))
+        )
+        return Session.from_dict(json.loads(raw)) if raw is not None else None
+
+    def save(self, session: Session) -> None:
+        data = dumps_clean(jsonable(session.to_dict()), "session store")
+        pipe = self.client.pipeline()
+        pipe.set(self.keys.session(session.id), data)
+        pipe.zadd(self.keys.sessions, {session.id: session.created}, nx=True)
+        self._call(f"save session '{session.id}'", pipe.execute)
+
+    def ids(self) -> list[str]:
+        found = self._call("list sessions", lambda: self.client.zrange(self.keys.sessions, 0, -1))
+        return [i.decode() for i in found]
+
+    def delete(self, session_id: str) -> None:
+        pipe = self.client.pipeline()
+        pipe.delete(self.keys.session(session_id), self.keys.events(session_id))
+        pipe.zrem(self.keys.sessions, session_id)
+        self._call(f"delete session '{session_id}'", pipe.execute)
+
+    def save_run(self, record: RunRecord) -> None:
+        data = dumps_clean(jsonable(record.to_dict()), "run record")
+        key = self.keys.run(record.run_id)
+        pipe = self.client.pipeline()
+        if record.active:
+            pipe.set(key, data)
+            pipe.hset(self.keys.active, record.run_id, self.worker_id)
+        else:
+            pipe.set(key, data, ex=RUN_TTL_S)
+            pipe.hdel(self.keys.active, record.run_id)
+        self._call(f"record run '{record.run_id}'", pipe.execute)
+
+    def load_run(self, run_id: str) -> RunRecord | None:
+        raw = self._call(f"load run '{run_id}'", lambda: self.client.get(self.keys.run(run_id)))
+        return RunRecord.from_dict(json.loads(raw)) if raw is not None else None
+
+    def interrupt_active(self, reason: str) -> list[RunRecord]:
+        """Mark ``interrupted`` the queued or running records whose worker's lease has
+        expired, and return them, oldest first. Safe to call from every process at
+        once: a record is taken by the one process whose ``HDEL`` removed it.
+
+        Raises:
+            StoreError: Redis cannot be reached.
+        """
+        owners: dict[bytes, bytes] = self._call(
+            "list active runs", lambda: self.client.hgetall(self.keys.active)
+        )
+        workers = sorted(set(owners.values()))
+        if not workers:
+            return []
+        alive = self._call(
+            "check workers",
+            lambda: [self.client.exists(self.keys.worker(w.decode())) for w in workers],
+        )
+        dead = {w for w, up in zip(workers, alive, strict=True) if not up}
+        found = []
+        now = time.time()
+        for run_id, owner in owners.items():
+            if owner not in dead or not self._claim(run_id.decode()):
+                continue
+            record = self.load_run(run_id.decode())
+            if record is None or not record.active:
+                continue
+            record.status, record.error, record.ended = RunStatus.INTERRUPTED, reason, now
+            self.save_run(record)
+            found.append(record)
+        return sorted(found, key=lambda r: r.queued)
+
+    def _claim(self, run_id: str) -> bool:
+        """Take an active run off ``runs:active``; ``True`` for the one caller that did."""
+        return bool(self._call("claim a run", lambda: self.client.hdel(self.keys.active, run_id)))
+
+
+class RedisEventLog(QueuedWriter, EventLog):
+    """Trace events in Redis Streams: one per session and one for all sessions.
+
+    A session's stream holds its last ~``keep`` events under the entry id ``<seq>-0``;
+    the all-sessions stream holds the last ~``keep_all`` events of every session in
+    the order they were written (``MAXLEN ~``: Redis trims whole macro-nodes, so a few
+    more may be kept). A writer thread sends what is queued in one pipeline; a batch
+    Redis refuses (unreachable, an id not above the stream's last) is counted in
+    ``failed``.
+
+    Args:
+        client: a synchronous client (the writer and :meth:`events` use it).
+        keys: the deployment's key names.
+        keep: events kept per session.
+        keep_all: events kept in the all-sessions stream.
+        max_queue: events waiting for the writer at most.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        keep: int = 2000,
+        keep_all: int = 10_000,
+        max_queue: int = 100_000,
+    ) -> None:
+        self.client, self.keys, self.keep, self.keep_all = client, keys, keep, keep_all
+        self._start_writer("cogpipe-redis-events", max_queue)
+
+    def _write_batch(self, events: list[TraceEvent]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for e in events:
+            data = e.to_json()
+            pipe.xadd(
+                self.keys.events(e.session_id),
+                {"e": data},
+                id=f"{e.seq}-0",
+                maxlen=self.keep,
+                approximate=True,
+            )
+            pipe.xadd(self.keys.events_all, {"e": data}, maxlen=self.keep_all, approximate=True)
+        try:
+            results = pipe.execute(raise_on_error=False)
+        except Exception:  # Redis unreachable: count, go on
+            self._failed(len(events), f"could not send {len(events)} trace events to Redis")
+            return
+        bad = sum(isinstance(r, Exception) for r in results[::2])
+        if bad:
+            try:
+                raise next(r for r in results if isinstance(r, Exception))
+            except Exception:
+                self._failed(bad, f"Redis refused {bad} trace events")
+
+    def events(self, session_id: str, after: int, before: int | None = None) -> list[TraceEvent]:
+        """Return a session's kept events with ``after < seq < before``, in order.
+
+        Raises:
+            StoreError: Redis cannot be reached.
+        """
+        end = f"({before}-0" if before is not None else "+"
+        try:
+            rows: Any = self.client.xrange(self.keys.events(session_id), f"({after}-0", end)
+        except RedisError as exc:
+            raise StoreError(f"read the events of session '{session_id}'", exc) from exc
+        return [_event(fields) for _, fields in rows]
+
+    def last_seq(self, session_id: str) -> int:
+        """Return the seq of the session's last stored event (0 when none).
+
+        Raises:
+            StoreError: Redis cannot be reached.
+        """
+        try:
+            rows: Any = self.client.xrevrange(self.keys.events(session_id), count=1)
+        except RedisError as exc:
+            raise StoreError(f"read the events of session '{session_id}'", exc) from exc
+        return int(rows[0][0].split(b"-")[0]) if rows else 0
+
+    def recent(self) -> list[TraceEvent]:
+        """Return what the all-sessions stream keeps, oldest first.
+
+        Raises:
+            StoreError: Redis cannot be reached.
+        """
+        try:
+            rows: Any = self.client.xrange(self.keys.events_all)
+        except RedisError as exc:
+            raise StoreError("read the all-sessions event stream", exc) from exc
+        return [_event(fields) for _, fields in rows]
+
+    async def follow(
+        self,
+        client: redis.asyncio.Redis,
+        bus: EventBus,
+        on_state: Callable[[bool], None] = lambda up: None,
+    ) -> None:
+        """Hand every event added to the all-sessions stream from now on to ``bus``, in
+        stream order, forever (run it as a task). When Redis goes away it retries every
+        0.5 s from the last entry read, so nothing the stream still holds is skipped;
+        ``on_state(False)`` / ``on_state(True)`` report the connection's state."""
+        last = "$"
+        while True:
+            try:
+                found: Any = await client.xread(
+                    {self.keys.events_all: last}, count=1000, block=1000
+                )
+            except (RedisError, OSError) as exc:
+                log.warning("reading the event stream from Redis failed (%s); retrying", exc)
+                on_state(False)
+                await anyio.sleep(0.5)
+                continue
+            on_state(True)
+            for _, rows in found:
+                for entry_id, fields in rows:
+                    last = entry_id
+                    bus.publish(_event(fields))
+
+
+def _event(fields: dict[bytes, bytes]) -> TraceEvent:
+    return TraceEvent(**json.loads(fields[b"e"]))
+
+
+class Coordinator:
+    """This process's membership and the per-session turn leases (Redis mode).
+
+    Use it as an async context manager: it sets the worker key (``worker:<id>``, expiring
+    after ``lease_s``) and renews it every ``lease_s / 3`` until it exits, so other
+    processes can tell that this one is alive; :meth:`hold` takes a session's turn lease.
+
+    Args:
+        client: an asyncio client.
+        keys: the deployment's key names.
+        worker_id: this process's name.
+        lease_s: how long a lease outlives its holder, seconds (> 0).
+    """
+
+    def __init__(
+        self, client: redis.asyncio.Redis, keys: Keys, worker_id: str, lease_s: float = 10.0
+    ) -> None:
+        if lease_s <= 0:
+            raise ValueError("lease_s must be a positive number of seconds")
+        self.client, self.keys, self.worker_id, self.lease_s = client, keys, worker_id, lease_s
+        self.up = True
+        """Whether the last call to Redis worked."""
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Coordinator:
+        await self._beat()
+        self._tg = await self._stack.enter_async_context(anyio.create_task_group())
+        self._tg.start_soon(self._heartbeat, name="redis worker lease")
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        assert self._tg is not None
+        self._tg.cancel_scope.cancel()
+        await self._stack.__aexit__(None, None, None)
+        # a clean stop: the others need not wait for the lease to expire
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2), suppress(RedisError):
+            await self.client.delete(self.keys.worker(self.worker_id))
+
+    async def _beat(self) -> None:
+        ms = int(self.lease_s * 1000)
+        await self.client.set(self.keys.worker(self.worker_id), str(time.time()), px=ms)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await anyio.sleep(self.lease_s / 3)
+            try:
+                await self._beat()
+                self.up = True
+            except (RedisError, OSError) as exc:
+                self.up = False
+                log.warning("could not renew this worker's lease in Redis: %s", exc)
+
+    @asynccontextmanager
+    async def hold(self, session_id: str) -> AsyncIterator[None]:
+        """Hold the turn lease of ``session_id`` for the body: wait until no other
+        holder has it (polling every 20 ms), renew it every ``lease_s / 3`` while the
+        body runs, release it after. The lease expires ``lease_s`` after a holder that
+        died, so a session is never locked for longer by a crashed process.
+
+        Raises:
+            LeaseLostError: the lease could not be renewed in time (Redis unreachable
+                for ``lease_s``, or this process stalled): the body was cancelled,
+                since another process may hold the session now.
+            redis.RedisError: Redis cannot be reached to take the lease.
+        """
+        assert self._tg is not None, "use the Coordinator as 'async with'"
+        lock = self.client.lock(
+            self.keys.lock(session_id),
+            timeout=self.lease_s,
+            sleep=0.02,
+            thread_local=False,
+            raise_on_release_error=False,
+        )
+        await lock.acquire()
+        body = anyio.CancelScope()
+        renewing = anyio.CancelScope()
+        self._tg.start_soon(self._renew, lock, body, renewing, name=f"lease {session_id}")
+        try:
+            with body:
+                yield
+        finally:
+            renewing.cancel()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+                try:
+                    await lock.release()
+                except (LockError, RedisError) as exc:
+                    log.warning("releasing the lease of session '%s': %s", session_id, exc)
+        if body.cancelled_caught:
+            raise LeaseLostError(session_id)
+
+    async def _renew(
+        self,
+        lock: redis.asyncio.lock.Lock,
+        body: anyio.CancelScope,
+        renewing: anyio.CancelScope,
+    ) -> None:
+        deadline = time.monotonic() + self.lease_s
+        with renewing:
+            while True:
+                await anyio.sleep(self.lease_s / 3)
+                try:
+                    await lock.reacquire()
+                    deadline = time.monotonic() + self.lease_s
+                    continue
+                except LockError:  # expired and maybe taken: stop at once
+                    log.error("lost the lease %s", lock.name)
+                except (RedisError, OSError) as exc:
+                    if time.monotonic() < deadline - self.lease_s / 3:
+                        log.warning("could not renew the lease %s yet: %s", lock.name, exc)
+                        continue
+                    log.error("could not renew the lease %s: %s", lock.name, exc)
+                body.cancel()
+                return
+
+    async def ping(self) -> float:
+        """Return Redis's round-trip time, ms.
+
+        Raises:
+            redis.RedisError, OSError: Redis cannot be reached.
+        """
+        t0 = time.perf_counter()
+        await self.client.ping()
+        return (time.perf_counter() - t0) * 1000

@@ -1,0 +1,142 @@
+"""Redis mode's server side: what one process does so that several share the work.
+
+:class:`Cluster` runs three background tasks next to the app (``app.state.cluster``):
+
+* **events**: reads the all-sessions Redis stream and hands every event, whichever
+  process emitted it, to :attr:`Cluster.bus`, where this process's SSE clients listen
+  (:class:`server.streams.EventStreams` with ``shared=``). Every process's clients so
+  see the same events in the same order.
+* **cancels**: listens on the ``cancel`` pub/sub channel; a run id published there is
+  cancelled by the process that runs it (:meth:`Cluster.cancel` publishes it).
+* **sweeper**: every ``lease_s / 2``, marks ``interrupted`` the runs of workers whose
+  lease expired (``kill -9``, a lost machine) and records them in their sessions
+  (taking each session's turn lease first, so no turn runs meanwhile).
+
+See ``docs/deploy.md`` for what each failure does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import anyio
+import anyio.abc
+from redis.exceptions import RedisError
+
+from cogpipe.engine import EventBus, Runtime, StoreError
+from cogpipe.engine import RunRecord as StoredRun
+from cogpipe.redis_mode import RedisMode
+
+from .runs import INTERRUPTED, RunRegistry
+
+__all__ = ["Cluster"]
+
+log = logging.getLogger(__name__)
+
+
+class Cluster:
+    """One process's part in a Redis deployment.
+
+    Args:
+        redis: the open connections (:func:`cogpipe.redis_mode.open_redis`).
+        runtime: the runtime (its store is ``redis.store``).
+        runs: the run registry of this process.
+    """
+
+    def __init__(self, redis: RedisMode, runtime: Runtime, runs: RunRegistry) -> None:
+        self.redis, self.runtime, self.runs = redis, runtime, runs
+        self.bus = EventBus()
+        """Every event of every process, in the all-sessions stream's order."""
+        self.events_up = True
+        """Whether the event stream reader is connected."""
+        self.interrupted = 0
+        """Runs of dead workers this process marked ``interrupted``."""
+
+    def start(self, tg: anyio.abc.TaskGroup) -> None:
+        """Start the background tasks in ``tg`` (they run until it is cancelled)."""
+        tg.start_soon(self.redis.events.follow, self.redis.client, self.bus, self._events_state)
+        tg.start_soon(self._cancels, name="redis cancels")
+        tg.start_soon(self._sweep, name="redis sweeper")
+
+    def _events_state(self, up: bool) -> None:
+        self.events_up = up
+
+    async def cancel(self, run_id: str, wait_s: float = 2.0) -> StoredRun | None:
+        """Ask whichever process runs ``run_id`` to cancel it; return its record once it
+        ended, or as it is after ``wait_s`` seconds (``None``: no such record).
+
+        Raises:
+            StoreError: Redis cannot be reached.
+        """
+        try:
+            await self.redis.client.publish(self.redis.keys.cancel, run_id)
+        except RedisError as exc:
+            raise StoreError(f"send the cancel of run '{run_id}'", exc) from exc
+        store = self.runtime.store
+        deadline = time.monotonic() + wait_s
+        while (record := store.load_run(run_id)) is not None and record.active:
+            if time.monotonic() > deadline:
+                break
+            await anyio.sleep(0.05)
+        return record
+
+    async def _cancels(self) -> None:
+        while True:
+            try:
+                async with self.redis.client.pubsub(ignore_subscribe_messages=True) as ps:
+                    await ps.subscribe(self.redis.keys.cancel)
+                    async for message in ps.listen():
+                        record = self.runs.get(message["data"].decode())
+                        if record is not None and record.active:
+                            self.runs.cancel(record)
+            except (RedisError, OSError) as exc:
+                log.warning("listening for cancels in Redis failed (%s); retrying", exc)
+                await anyio.sleep(0.5)
+
+    async def _sweep(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except (RedisError, StoreError, OSError) as exc:
+                log.warning("could not check for interrupted runs: %s", exc)
+            await anyio.sleep(self.redis.coordinator.lease_s / 2)
+
+    async def sweep(self) -> list[StoredRun]:
+        """Mark the active runs of dead workers ``interrupted`` and record each in its
+        session's history (``run.interrupted`` goes to the event streams); return them.
+
+        Raises:
+            StoreError: Redis cannot be reached.
+        """
+        found = self.runtime.store.interrupt_active(INTERRUPTED)
+        for record in found:
+            log.warning("run %s: its worker's lease expired; interrupted", record.run_id)
+            try:
+                async with self.runtime.exclusive(record.session_id) as session:
+                    self.runs.record_interrupted(session, record)
+            except LookupError:
+                continue  # the session was deleted
+        self.interrupted += len(found)
+        return found
+
+    async def health(self) -> dict[str, Any]:
+        """Return Redis mode's state for ``/api/health``: ``{url, up, latency_ms,
+        error, worker, lease_s, events_up, interrupted}``."""
+        info: dict[str, Any] = {
+            "url": self.redis.url,
+            "worker": self.redis.worker_id,
+            "lease_s": self.redis.coordinator.lease_s,
+            "events_up": self.events_up,
+            "interrupted": self.interrupted,
+            "latency_ms": None,
+            "error": None,
+        }
+        try:
+            with anyio.fail_after(1):
+                info["latency_ms"] = round(await self.redis.coordinator.ping(), 3)
+            info["up"] = True
+        except (RedisError, OSError, TimeoutError) as exc:
+            info["up"], info["error"] = False, f"{type(exc).__name__}: {exc}"
+        return info

@@ -1,0 +1,222 @@
+"""Two real ``cogpipe serve`` processes on one real Redis: turns, streams, cancels and
+leases are shared, and the death of one process (``kill -9``) costs only its own turns."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import httpx2
+
+from tests.faults.conftest import ENDED, history, session_on, turn
+from tests.helpers.redis_server import RedisServer
+from tests.helpers.server_thread import free_port
+
+from .conftest import Serve, data_events
+
+Cluster = Callable[..., Serve]
+
+
+async def _run_status(c: httpx2.AsyncClient, run_id: str, want: str, timeout: float) -> dict:
+    with anyio.fail_after(timeout):
+        while (run := (await c.get(f"/api/runs/{run_id}")).json()).get("status") != want:
+            await anyio.sleep(0.05)
+    return run
+
+
+async def test_a_turn_posted_on_a_streams_on_b(cluster: Cluster) -> None:
+    a, b = cluster("a"), cluster("b")
+    await a.start()
+    await b.start()
+    async with (
+        httpx2.AsyncClient(base_url=a.url, timeout=10) as ca,
+        httpx2.AsyncClient(base_url=b.url, timeout=10) as cb,
+    ):
+        sid = await session_on(ca, "step")
+        assert (await cb.get(f"/api/sessions/{sid}")).json()["graph"] == "step"  # shared
+        seen: list[dict[str, Any]] = []
+        everything: list[dict[str, Any]] = []
+        async with (
+            cb.stream("GET", f"/api/sessions/{sid}/events?last_event_id=0") as one,
+            cb.stream("GET", "/api/events") as every,
+        ):
+            r = await ca.post(f"/api/sessions/{sid}/messages", json={"text": "sleep:0.3"})
+            run_id = r.json()["run_id"]
+            with anyio.fail_after(10):
+                async for event in data_events(one):
+                    seen.append(event)
+                    if event["type"] == "run.finished":
+                        break
+                async for event in data_events(every):
+                    everything.append(event)
+                    if event["type"] == "run.finished":
+                        break
+        types = [e["type"] for e in seen]
+        assert types[0] == "session.started"  # replayed from Redis on B
+        assert types.count("fault.tick") == 3
+        assert [e["seq"] for e in seen] == list(range(1, len(seen) + 1))
+        assert [e["seq"] for e in everything] == [e["seq"] for e in seen[1:]]  # live only
+        run = (await cb.get(f"/api/runs/{run_id}")).json()  # A's run, read on B
+        assert (run["status"], run["outputs"]) == ("finished", {"response": "done: sleep:0.3"})
+        assert [t["run_id"] for t in await history(cb, sid)] == [run_id]
+        health = (await cb.get("/api/health")).json()["redis"]
+        assert health["up"] and health["events_up"] and health["url"].startswith("redis://")
+
+
+async def test_a_cancel_sent_to_b_stops_the_run_on_a(cluster: Cluster) -> None:
+    a, b = cluster("a"), cluster("b")
+    await a.start()
+    await b.start()
+    async with (
+        httpx2.AsyncClient(base_url=a.url, timeout=10) as ca,
+        httpx2.AsyncClient(base_url=b.url, timeout=10) as cb,
+    ):
+        sid = await session_on(ca, "step")
+        run_id = (await ca.post(f"/api/sessions/{sid}/messages", json={"text": "sleep:30"})).json()[
+            "run_id"
+        ]
+        await _run_status(cb, run_id, "running", 10)
+        r = await cb.post(f"/api/runs/{run_id}/cancel")
+        assert (r.status_code, r.json()["status"]) == (202, "cancelled"), r.text
+        assert (await ca.get(f"/api/runs/{run_id}")).json()["status"] == "cancelled"
+        again = await cb.post(f"/api/runs/{run_id}/cancel")
+        assert again.status_code == 409
+        assert (await turn(cb, sid, "next"))["status"] == "finished"  # the session goes on
+
+
+async def test_concurrent_posts_through_both_never_overlap(cluster: Cluster) -> None:
+    a, b = cluster("a"), cluster("b")
+    await a.start()
+    await b.start()
+    async with (
+        httpx2.AsyncClient(base_url=a.url, timeout=10) as ca,
+        httpx2.AsyncClient(base_url=b.url, timeout=10) as cb,
+    ):
+        sid = await session_on(ca, "step")
+        run_ids: list[str] = []
+
+        async def post(c: httpx2.AsyncClient, i: int) -> None:
+            r = await c.post(f"/api/sessions/{sid}/messages", json={"text": "sleep:0.2"})
+            assert r.status_code == 202, r.text
+            run_ids.append(r.json()["run_id"])
+
+        async with anyio.create_task_group() as tg:
+            for i in range(4):
+                tg.start_soon(post, ca, i)
+                tg.start_soon(post, cb, i)
+        for run_id in run_ids:
+            await _run_status(ca, run_id, "finished", 30)
+        turns = await history(cb, sid)
+        assert sorted(t["run_id"] for t in turns) == sorted(run_ids)
+        async with cb.stream("GET", f"/api/sessions/{sid}/events?last_event_id=0") as resp:
+            events = []
+            with anyio.fail_after(10):
+                async for event in data_events(resp):
+                    events.append(event)
+                    if sum(e["type"] == "run.finished" for e in events) == len(run_ids):
+                        break
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    bounds = [(e["type"], e["run_id"]) for e in events if e["type"].startswith("run.")]
+    # started/finished alternate, each pair of one run: no two turns ever overlapped
+    assert [t for t, _ in bounds] == ["run.started", "run.finished"] * len(run_ids)
+    assert all(bounds[i][1] == bounds[i + 1][1] for i in range(0, len(bounds), 2))
+
+
+async def test_kill_9_of_a_mid_turn(cluster: Cluster, redis_server: RedisServer) -> None:
+    a, b = cluster("a"), cluster("b")
+    await a.start()
+    await b.start()
+    async with (
+        httpx2.AsyncClient(base_url=a.url, timeout=10) as ca,
+        httpx2.AsyncClient(base_url=b.url, timeout=10) as cb,
+    ):
+        sid = await session_on(ca, "step")
+        running = await ca.post(f"/api/sessions/{sid}/messages", json={"text": "sleep:30"})
+        waiting = await ca.post(f"/api/sessions/{sid}/messages", json={"text": "queued"})
+        run_a, run_b = running.json()["run_id"], waiting.json()["run_id"]
+        seen: list[dict[str, Any]] = []
+        async with cb.stream("GET", f"/api/sessions/{sid}/events?last_event_id=0") as resp:
+            async for event in data_events(resp):
+                seen.append(event)
+                if event["type"] == "fault.tick" and event["data"]["i"] == 2:
+                    break
+        a.kill()
+        # within the lease (1 s) and a sweep (0.5 s) B marks both of A's runs interrupted
+        for run_id in (run_a, run_b):
+            run = await _run_status(cb, run_id, "interrupted", 10)
+            assert "stopped before this run ended" in run["error"]
+        assert [(t["run_id"], t["status"]) for t in await history(cb, sid)] == [
+            (run_a, "interrupted"),
+            (run_b, "interrupted"),
+        ]
+        done = await turn(cb, sid, "after the crash")  # the session is usable on B
+        assert (done["status"], done["outputs"]) == (
+            "finished",
+            {"response": "done: after the crash"},
+        )
+        # a stream resumed on B after the last event this client saw gets exactly what
+        # Redis holds after it: nothing lost, nothing repeated
+        last = seen[-1]["seq"]
+        with redis_server.client() as r:
+            key = f"{a.prefix}events:{sid}"  # type: ignore[attr-defined]
+            held = [json.loads(f[b"e"]) for _, f in r.xrange(key, f"({last}-0", "+")]
+        assert held[-1]["type"] == "run.finished"
+        got: list[dict[str, Any]] = []
+        headers = {"Last-Event-ID": str(last)}
+        async with cb.stream("GET", f"/api/sessions/{sid}/events", headers=headers) as resp:
+            with anyio.fail_after(10):
+                async for event in data_events(resp):
+                    got.append(event)
+                    if len(got) == len(held):
+                        break
+        assert got == held
+        assert [e["seq"] for e in got] == list(range(last + 1, last + 1 + len(got)))
+        assert [e["run_id"] for e in got if e["type"] == "run.interrupted"] == [run_a, run_b]
+
+
+async def test_redis_unreachable_at_start_names_the_url(tmp_path: Any) -> None:
+    port = free_port()  # nothing listens there
+    env = {**os.environ, "COGPIPE_REDIS_URL": f"redis://:secret@127.0.0.1:{port}/0"}
+    env["COGPIPE_DATA_DIR"] = str(tmp_path)
+    cmd = [sys.executable, "-m", "cogpipe.server.cli", "serve", "--port", str(free_port())]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert f"error: cannot reach Redis at redis://:***@127.0.0.1:{port}/0" in done.stderr
+    assert "secret" not in done.stderr
+
+
+async def test_health_shows_redis_going_away_and_coming_back(
+    cluster: Cluster, tmp_path: Any
+) -> None:
+    own = RedisServer(tmp_path)  # this test restarts its Redis
+    own.start()
+    try:
+        a = cluster("a", COGPIPE_REDIS_URL=own.url)
+        await a.start()
+        async with httpx2.AsyncClient(base_url=a.url, timeout=10) as c:
+            assert (await c.get("/api/health")).json()["redis"]["up"] is True
+            own.stop()
+            health = (await c.get("/api/health")).json()
+            assert health["status"] == "ok"
+            assert health["redis"]["up"] is False and health["redis"]["error"]
+            r = await c.post("/api/sessions", json={"graph": "step"})
+            assert r.status_code == 503, r.text  # nothing accepted while Redis is away
+            own.start()  # same port, empty (no persistence in the test)
+            with anyio.fail_after(10):
+                while not (await c.get("/api/health")).json()["redis"]["events_up"]:
+                    await anyio.sleep(0.1)
+            sid = await session_on(c, "step")
+            async with c.stream("GET", f"/api/sessions/{sid}/events?last_event_id=0") as resp:
+                run = await turn(c, sid, "back")
+                assert run["status"] in ENDED and run["status"] == "finished"
+                with anyio.fail_after(10):
+                    async for event in data_events(resp):
+                        if event["type"] == "run.finished":
+                            break
+    finally:
+        own.stop()
