@@ -177,6 +177,12 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(
         "cogpipe:", min_length=1, description="Redis mode: the prefix of every Redis key"
     )
+    redis_worker_turns: int = Field(
+        32,
+        gt=0,
+        description="Redis mode: turns one process takes from the shared queue at once "
+        "(turns of different sessions; one session's turns always run one at a time)",
+    )
     redis_events_max: int = Field(
         10_000,
         gt=0,

@@ -15,12 +15,19 @@ Three parts, each built on redis-py (https://redis.readthedocs.io, Redis 7 comma
   renewed every ``lease_s / 3``) and the per-session turn lock with a lease
   (redis-py's :class:`redis.asyncio.lock.Lock`, renewed while the turn runs, so it
   expires ``lease_s`` after its holder died).
+* :class:`TurnQueue`: work sharing. An accepted turn is pushed on its session's list
+  (``queue:<session id>``) and the session id on the ``turns`` stream; every process
+  reads that stream in one consumer group, so each wake-up goes to one free process,
+  which takes the session's drain lease and runs its queued turns in order.
 
 Keys, all under ``prefix`` (default ``cogpipe:``): ``session:<id>`` (JSON),
 ``sessions`` (sorted set: id by creation time), ``run:<id>`` (JSON; ended records
 expire after :data:`RUN_TTL_S`), ``runs:active`` (hash: run id -> worker id),
 ``worker:<id>`` (lease), ``lock:<session id>`` (turn lease), ``events:<session id>`` and
-``events`` (streams), ``cancel`` (pub/sub channel of run ids to cancel).
+``events`` (streams), ``cancel`` (pub/sub channel of run ids to cancel),
+``queue:<session id>`` (list of queued run ids), ``queues`` (set of sessions with queued
+turns), ``drain:<session id>`` (drain lease), ``turns`` (stream of wake-ups, consumer
+group ``workers``).
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ __all__ = [
     "Keys",
     "RedisEventLog",
     "RedisSessionStore",
+    "TurnQueue",
     "masked",
     "new_worker_id",
     "sync_client",
@@ -103,6 +111,8 @@ class Keys:
         self.active = f"{prefix}runs:active"
         self.events_all = f"{prefix}events"
         self.cancel = f"{prefix}cancel"
+        self.queues = f"{prefix}queues"
+        self.turns = f"{prefix}turns"
 
     def session(self, session_id: str) -> str:
         return f"{self.prefix}session:{session_id}"
@@ -118,6 +128,12 @@ class Keys:
 
     def events(self, session_id: str) -> str:
         return f"{self.prefix}events:{session_id}"
+
+    def queue(self, session_id: str) -> str:
+        return f"{self.prefix}queue:{session_id}"
+
+    def drain(self, session_id: str) -> str:
+        return f"{self.prefix}drain:{session_id}"
 
 
 def new_worker_id() -> str:
@@ -185,6 +201,38 @@ class RedisSessionStore:
             pipe.hdel(self.keys.active, record.run_id)
         self._call(f"record run '{record.run_id}'", pipe.execute)
 
+    def enqueue(self, record: RunRecord) -> None:
+        """Store a ``queued`` record and queue it for any worker, in one transaction:
+        on its session's list, owned by no worker (``""``: the sweeper leaves it), and a
+        wake-up on the ``turns`` stream (see :class:`TurnQueue`).
+
+        Raises:
+            StoreError: Redis cannot be reached (nothing was queued).
+        """
+        data = dumps_clean(jsonable(record.to_dict()), "run record")
+        keys, sid = self.keys, record.session_id
+        pipe = self.client.pipeline()
+        pipe.set(keys.run(record.run_id), data)
+        pipe.hset(keys.active, record.run_id, "")
+        pipe.rpush(keys.queue(sid), record.run_id)
+        pipe.sadd(keys.queues, sid)
+        pipe.xadd(keys.turns, {"s": sid}, maxlen=10_000, approximate=True)
+        self._call(f"queue run '{record.run_id}'", pipe.execute)
+
+    def dequeue(self, record: RunRecord) -> bool:
+        """Take a queued run off its session's list before any worker took it;
+        ``True`` when it was still there (the caller then owns it).
+
+        Raises:
+            StoreError: Redis cannot be reached.
+        """
+        key = self.keys.queue(record.session_id)
+        return bool(
+            self._call(
+                f"dequeue run '{record.run_id}'", lambda: self.client.lrem(key, 1, record.run_id)
+            )
+        )
+
     def load_run(self, run_id: str) -> RunRecord | None:
         raw = self._call(f"load run '{run_id}'", lambda: self.client.get(self.keys.run(run_id)))
         return RunRecord.from_dict(json.loads(raw)) if raw is not None else None
@@ -207,7 +255,7 @@ class RedisSessionStore:
             "check workers",
             lambda: [self.client.exists(self.keys.worker(w.decode())) for w in workers],
         )
-        dead = {w for w, up in zip(workers, alive, strict=True) if not up}
+        dead = {w for w, up in zip(workers, alive, strict=True) if not up and w}
         found = []
         now = time.time()
         for run_id, owner in owners.items():
@@ -414,28 +462,38 @@ class Coordinator:
                 since another process may hold the session now.
             redis.RedisError: Redis cannot be reached to take the lease.
         """
+        async with self.lease(self.keys.lock(session_id), session_id, wait=True):
+            yield
+
+    @asynccontextmanager
+    async def lease(self, key: str, session_id: str, *, wait: bool) -> AsyncIterator[bool]:
+        """Hold the lease ``key`` for the body, as :meth:`hold` does; with
+        ``wait=False`` the body runs at once with ``False`` when another holder has it.
+
+        Raises:
+            LeaseLostError: see :meth:`hold`.
+            redis.RedisError: Redis cannot be reached to take the lease.
+        """
         assert self._tg is not None, "use the Coordinator as 'async with'"
         lock = self.client.lock(
-            self.keys.lock(session_id),
-            timeout=self.lease_s,
-            sleep=0.02,
-            thread_local=False,
-            raise_on_release_error=False,
+            key, timeout=self.lease_s, sleep=0.02, thread_local=False, raise_on_release_error=False
         )
-        await lock.acquire()
+        if not await lock.acquire(blocking=wait):
+            yield False
+            return
         body = anyio.CancelScope()
         renewing = anyio.CancelScope()
         self._tg.start_soon(self._renew, lock, body, renewing, name=f"lease {session_id}")
         try:
             with body:
-                yield
+                yield True
         finally:
             renewing.cancel()
             with anyio.CancelScope(shield=True), anyio.move_on_after(2):
                 try:
                     await lock.release()
                 except (LockError, RedisError) as exc:
-                    log.warning("releasing the lease of session '%s': %s", session_id, exc)
+                    log.warning("releasing the lease %s: %s", key, exc)
         if body.cancelled_caught:
             raise LeaseLostError(session_id)
 
@@ -472,3 +530,87 @@ class Coordinator:
         t0 = time.perf_counter()
         await self.client.ping()
         return (time.perf_counter() - t0) * 1000
+
+
+_TAKE = """
+local rid = redis.call('LPOP', KEYS[1])
+if rid then redis.call('HSET', KEYS[2], rid, ARGV[1]) end
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[2]) end
+return rid
+"""
+
+
+class TurnQueue:
+    """Work sharing: the turns accepted by any process, run by whichever is free.
+
+    :meth:`RedisSessionStore.enqueue` puts a run on its session's list and a wake-up on
+    the ``turns`` stream. Every process reads that stream in the consumer group
+    ``workers`` (:meth:`next_session`: each wake-up goes to one reader), takes the
+    session's drain lease without waiting, and while holding it runs the session's
+    queued turns one by one, oldest first (:meth:`take`). A process that does not get
+    the drain lease drops the wake-up: the holder takes every queued turn before it lets
+    go, and looks again after letting go. Turns of one session so run in the order they
+    were accepted, one at a time; turns of different sessions spread over processes.
+
+    Args:
+        client: an asyncio client.
+        keys: the deployment's key names.
+        worker_id: this process's name (its consumer name, the owner of taken runs).
+    """
+
+    GROUP = "workers"
+
+    def __init__(self, client: redis.asyncio.Redis, keys: Keys, worker_id: str) -> None:
+        self.client, self.keys, self.worker_id = client, keys, worker_id
+        self._take = client.register_script(_TAKE)
+
+    async def join(self) -> None:
+        """Create the consumer group if it does not exist yet (from the stream's end).
+
+        Raises:
+            redis.RedisError: Redis cannot be reached.
+        """
+        try:
+            await self.client.xgroup_create(self.keys.turns, self.GROUP, id="$", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def next_session(self, block_ms: int = 1000) -> str | None:
+        """Wait up to ``block_ms`` for a wake-up meant for this process; return its
+        session id (acknowledged at once) or ``None``.
+
+        Raises:
+            redis.RedisError: Redis cannot be reached.
+        """
+        found: Any = await self.client.xreadgroup(
+            self.GROUP, self.worker_id, {self.keys.turns: ">"}, count=1, block=block_ms
+        )
+        for _, rows in found or ():
+            for entry_id, fields in rows:
+                await self.client.xack(self.keys.turns, self.GROUP, entry_id)
+                return str(fields[b"s"].decode())
+        return None
+
+    async def take(self, session_id: str) -> str | None:
+        """Take the session's oldest queued run (this worker becomes its owner in
+        ``runs:active``, in the same step); ``None`` when none is queued."""
+        keys = [self.keys.queue(session_id), self.keys.active, self.keys.queues]
+        rid: Any = await self._take(keys=keys, args=[self.worker_id, session_id])
+        return rid.decode() if rid is not None else None
+
+    async def queued(self, session_id: str) -> int:
+        """Return how many runs wait on the session's list."""
+        return int(await self.client.llen(self.keys.queue(session_id)))
+
+    async def rewake(self) -> int:
+        """Send a wake-up for every session with queued runs that nobody drains (its
+        drainer died, or its wake-up went to a process that stopped); return how many."""
+        sent = 0
+        members: Any = await self.client.smembers(self.keys.queues)
+        for raw in members:
+            sid = raw.decode()
+            if not await self.client.exists(self.keys.drain(sid)):
+                await self.client.xadd(self.keys.turns, {"s": sid}, maxlen=10_000, approximate=True)
+                sent += 1
+        return sent

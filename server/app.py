@@ -152,7 +152,7 @@ def _lifespan(
             if redis is None:
                 runs.recover()  # runs a killed process accepted become 'interrupted'
             else:  # Redis mode: the sweeper interrupts the runs of dead workers
-                cluster = Cluster(redis, runtime, runs)
+                cluster = Cluster(redis, runtime, runs, settings.redis_worker_turns)
                 cluster.start(tg)
             runtime.bus.add(runs)
             app.state.runtime, app.state.runs, app.state.cluster = runtime, runs, cluster

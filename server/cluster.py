@@ -1,6 +1,10 @@
 """Redis mode's server side: what one process does so that several share the work.
 
-:class:`Cluster` runs three background tasks next to the app (``app.state.cluster``):
+:class:`Cluster` runs these background tasks next to the app (``app.state.cluster``):
+
+* **turns**: ``slots`` consumers of the shared turn queue (:class:`TurnQueue`): each
+  waits for a wake-up while it is free, then runs the queued turns of that session in
+  the order they were accepted (whichever process accepted them).
 
 * **events**: reads the all-sessions Redis stream and hands every event, whichever
   process emitted it, to :attr:`Cluster.bus`, where this process's SSE clients listen
@@ -10,7 +14,10 @@
   cancelled by the process that runs it (:meth:`Cluster.cancel` publishes it).
 * **sweeper**: every ``lease_s / 2``, marks ``interrupted`` the runs of workers whose
   lease expired (``kill -9``, a lost machine) and records them in their sessions
-  (taking each session's turn lease first, so no turn runs meanwhile).
+  (taking each session's turn lease first, so no turn runs meanwhile), then wakes the
+  sessions whose queued turns nobody drains any more: a turn that had not started when
+  its worker died runs on another (at most once for a started turn, and a queued one
+  is not lost).
 
 See ``docs/deploy.md`` for what each failure does.
 """
@@ -25,8 +32,10 @@ import anyio
 import anyio.abc
 from redis.exceptions import RedisError
 
-from cogpipe.engine import EventBus, Runtime, StoreError
+from cogpipe.engine import EventBus, RunStatus, Runtime, StoreError
 from cogpipe.engine import RunRecord as StoredRun
+from cogpipe.engine.distributed import TurnQueue
+from cogpipe.engine.errors import LeaseLostError
 from cogpipe.redis_mode import RedisMode
 
 from .runs import INTERRUPTED, RunRegistry
@@ -42,11 +51,16 @@ class Cluster:
     Args:
         redis: the open connections (:func:`cogpipe.redis_mode.open_redis`).
         runtime: the runtime (its store is ``redis.store``).
-        runs: the run registry of this process.
+        runs: the run registry of this process (its accepted runs go to the queue).
+        slots: turns this process runs at once from the shared queue.
     """
 
-    def __init__(self, redis: RedisMode, runtime: Runtime, runs: RunRegistry) -> None:
-        self.redis, self.runtime, self.runs = redis, runtime, runs
+    def __init__(
+        self, redis: RedisMode, runtime: Runtime, runs: RunRegistry, slots: int = 32
+    ) -> None:
+        self.redis, self.runtime, self.runs, self.slots = redis, runtime, runs, slots
+        self.queue = TurnQueue(redis.client, redis.keys, redis.worker_id)
+        runs.share, runs.worker = redis.store.enqueue, redis.worker_id
         self.bus = EventBus()
         """Every event of every process, in the all-sessions stream's order."""
         self.events_up = True
@@ -59,6 +73,8 @@ class Cluster:
         tg.start_soon(self.redis.events.follow, self.redis.client, self.bus, self._events_state)
         tg.start_soon(self._cancels, name="redis cancels")
         tg.start_soon(self._sweep, name="redis sweeper")
+        for i in range(self.slots):
+            tg.start_soon(self._consume, name=f"redis turns {i}")
 
     def _events_state(self, up: bool) -> None:
         self.events_up = up
@@ -70,11 +86,16 @@ class Cluster:
         Raises:
             StoreError: Redis cannot be reached.
         """
+        store = self.runtime.store
+        record = store.load_run(run_id)
+        if record is not None and self.redis.store.dequeue(record):  # no worker took it
+            record.status, record.ended = RunStatus.CANCELLED, time.time()
+            store.save_run(record)
+            return record
         try:
             await self.redis.client.publish(self.redis.keys.cancel, run_id)
         except RedisError as exc:
             raise StoreError(f"send the cancel of run '{run_id}'", exc) from exc
-        store = self.runtime.store
         deadline = time.monotonic() + wait_s
         while (record := store.load_run(run_id)) is not None and record.active:
             if time.monotonic() > deadline:
@@ -94,6 +115,35 @@ class Cluster:
             except (RedisError, OSError) as exc:
                 log.warning("listening for cancels in Redis failed (%s); retrying", exc)
                 await anyio.sleep(0.5)
+
+    async def _consume(self) -> None:
+        """One slot: wait for a wake-up, drain that session, again (forever)."""
+        while True:
+            try:
+                await self.queue.join()
+                while True:
+                    sid = await self.queue.next_session()
+                    if sid is not None:
+                        await self._drain(sid)
+            except (RedisError, StoreError, LeaseLostError, OSError) as exc:
+                log.warning("taking turns from Redis failed (%s); retrying", exc)
+                await anyio.sleep(0.5)
+
+    async def _drain(self, session_id: str) -> None:
+        """Run the session's queued turns in order while holding its drain lease; look
+        again after letting go (a turn queued meanwhile may have had its wake-up
+        dropped by a process that did not get the lease)."""
+        coordinator, key = self.redis.coordinator, self.redis.keys.drain(session_id)
+        while True:
+            async with coordinator.lease(key, session_id, wait=False) as held:
+                if not held:
+                    return
+                while (run_id := await self.queue.take(session_id)) is not None:
+                    record = self.runtime.store.load_run(run_id)
+                    if record is not None and record.active:
+                        await self.runs.adopt(record)
+            if not await self.queue.queued(session_id):
+                return
 
     async def _sweep(self) -> None:
         while True:
@@ -119,6 +169,7 @@ class Cluster:
             except LookupError:
                 continue  # the session was deleted
         self.interrupted += len(found)
+        await self.queue.rewake()
         return found
 
     async def health(self) -> dict[str, Any]:

@@ -327,6 +327,9 @@ class RunInfo(BaseModel):
     duration_ms: float | None = Field(
         None, description="running time so far, or in all once it ended"
     )
+    worker: str | None = Field(
+        None, description="Redis mode: the process that ran it (`<host>:<pid>:<random>`)"
+    )
 
 
 class StreamTicket(BaseModel):

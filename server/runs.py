@@ -18,6 +18,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,7 @@ class RunRecord:
     queued: float = field(default_factory=time.time)
     started: float | None = None
     duration_ms: float | None = None
+    worker: str | None = None
     cancel_requested: bool = False
     scope: anyio.CancelScope | None = None
     ended: anyio.Event = field(default_factory=anyio.Event)
@@ -100,7 +102,10 @@ class RunRecord:
             self.outputs,
             self.error,
             list(self.warnings),
-            {"progress": {"done": self.done, "skipped": self.skipped, "total": self.total}},
+            {
+                "progress": {"done": self.done, "skipped": self.skipped, "total": self.total},
+                **({"worker": self.worker} if self.worker else {}),
+            },
         )
 
 
@@ -120,6 +125,7 @@ def stored_info(record: StoredRun) -> dict[str, Any]:
         "queued": record.queued,
         "started": record.started,
         "duration_ms": record.duration_ms,
+        "worker": record.extra.get("worker"),
     }
 
 
@@ -138,6 +144,12 @@ class RunRegistry(Observer):
         self.task_group = task_group
         self.keep = keep
         self._runs: OrderedDict[str, RunRecord] = OrderedDict()
+        self.share: Callable[[StoredRun], None] | None = None
+        """Redis mode's work sharing (:meth:`RedisSessionStore.enqueue`): an accepted
+        run is stored and queued for whichever process is free instead of run here
+        (that process calls :meth:`adopt`). ``None``: runs run where they are accepted."""
+        self.worker: str | None = None
+        """This process's name in Redis mode (shown as the ``worker`` of its runs)."""
 
     def submit(self, session_id: str, entry: str, payload: Any) -> RunRecord:
         """Queue a turn of ``session_id`` and return its record at once.
@@ -160,11 +172,33 @@ class RunRegistry(Observer):
         record = RunRecord(
             secrets.token_hex(8), session_id, graph.name, entry, len(graph.flow), jsonable(payload)
         )
+        if self.share is not None:  # Redis mode: stored and queued before the 202
+            self.share(record.stored())
+            return record
         rt.store.save_run(record.stored())  # before the 202: an accepted run is never lost
         self._runs[record.run_id] = record
         self._forget_old()
         self.task_group.start_soon(self._drive, record, payload, name=f"run {record.run_id}")
         return record
+
+    async def adopt(self, stored: StoredRun) -> None:
+        """Run a queued run another process accepted (Redis mode's work sharing) here,
+        tracked like one of this registry's own; return when it ended."""
+        progress = stored.extra.get("progress") or {}
+        record = RunRecord(
+            stored.run_id,
+            stored.session_id,
+            stored.graph,
+            stored.entry,
+            int(progress.get("total", 0)),
+            stored.input,
+            queued=stored.queued,
+            worker=self.worker,
+        )
+        self._runs[record.run_id] = record
+        self._forget_old()
+        self._save(record)
+        await self._drive(record, stored.input)
 
     def get(self, run_id: str) -> RunRecord | None:
         """Return the record of ``run_id``, or ``None`` when unknown or forgotten."""
