@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -28,7 +28,6 @@ from cogpipe.engine import (
 from cogpipe.engine.session import jsonable
 from cogpipe.settings import Settings
 
-from .cluster import Cluster
 from .errors import ApiError, problem_texts
 from .models import (
     ActionIn,
@@ -52,6 +51,9 @@ from .models import (
 from .quota import SessionQuota
 from .runs import RunRecord, RunRegistry, stored_info
 from .traces import find_trace, read_trace, trace_files
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
 __all__ = ["router", "server_version"]
 

@@ -12,7 +12,9 @@ import ipaddress
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import uvicorn
@@ -22,17 +24,15 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
+from uvicorn.supervisors import Multiprocess
 
 import cogpipe.frontend
 from cogpipe.assembly import catalog, open_runtime
 from cogpipe.engine import GraphCatalog, tune_gc
-from cogpipe.engine.distributed import sync_client
-from cogpipe.redis_mode import RedisMode
-from cogpipe.settings import Settings
+from cogpipe.settings import Settings, SettingsError
 
 from . import api, streams
 from .accesslog import redact_access_log
-from .cluster import Cluster
 from .errors import install_error_handlers
 from .middleware import (
     LOOPBACK_HOSTS,
@@ -47,6 +47,9 @@ from .responses import SafeJSONResponse
 from .runs import RunRegistry
 from .streams import EventStreams, StreamOptions
 from .tickets import StreamTickets
+
+if TYPE_CHECKING:  # Redis mode's modules (and redis-py) load only in Redis mode
+    from cogpipe.redis_mode import RedisMode
 
 __all__ = ["create_app", "serve"]
 
@@ -152,6 +155,8 @@ def _lifespan(
             if redis is None:
                 runs.recover()  # runs a killed process accepted become 'interrupted'
             else:  # Redis mode: the sweeper interrupts the runs of dead workers
+                from .cluster import Cluster
+
                 cluster = Cluster(redis, runtime, runs, settings.redis_worker_turns)
                 cluster.start(tg)
             runtime.bus.add(runs)
@@ -165,6 +170,12 @@ def _lifespan(
                 runtime.bus.remove(runs)
 
     return lifespan
+
+
+def worker_app(settings: Settings) -> FastAPI:
+    """Return the app of one ``serve --workers N`` process (called in that process)."""
+    tune_gc()
+    return create_app(settings)
 
 
 def _redis(settings: Settings) -> AbstractAsyncContextManager[RedisMode | None]:
@@ -247,12 +258,14 @@ def _report_broken(graphs: GraphCatalog) -> None:
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, workers: int = 1) -> int:
     """Run the server until interrupted (``cogpipe serve``).
 
     Args:
         settings: as loaded by the CLI; ``host``, ``port`` and ``default_graph`` say
             where to listen and what new sessions run.
+        workers: server processes sharing the port (uvicorn's process supervisor, which
+            restarts a worker that dies); more than 1 needs ``redis_url``.
 
     Returns:
         The exit status: 0 after a clean stop (Ctrl-C), 1 when the server could not
@@ -262,9 +275,19 @@ def serve(settings: Settings) -> int:
         NodeModuleError: a node module cannot be imported.
         UnknownGraphError, GraphValidationError: ``default_graph`` names no runnable graph.
         RedisUnavailableError: ``redis_url`` is set and Redis does not answer there.
+        SettingsError: ``workers`` > 1 without ``redis_url``, or ``workers`` < 1.
     """
+    if workers < 1:
+        raise SettingsError(f"--workers {workers}: must be at least 1")
+    if workers > 1 and not settings.redis_url:
+        raise SettingsError(
+            f"--workers {workers}: several processes share sessions and turns only "
+            "through Redis; set COGPIPE_REDIS_URL (see docs/deploy.md)"
+        )
     _report_broken(catalog(settings))  # a bad node module or default graph fails here
     if settings.redis_url:  # fail here with the URL, not in the middle of uvicorn's start
+        from cogpipe.engine.distributed import sync_client
+
         sync_client(settings.redis_url).close()
     host, port = settings.host, settings.port
     app = create_app(settings)
@@ -285,6 +308,19 @@ def serve(settings: Settings) -> int:
             file=sys.stderr,
             flush=True,
         )
+    if workers > 1:  # each worker builds its own app (spawned processes)
+        config = uvicorn.Config(
+            partial(worker_app, settings),
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            timeout_graceful_shutdown=5,
+        )
+        sock = config.bind_socket()
+        Multiprocess(config, sockets=[sock]).run()
+        return 0
     tune_gc()  # the default collector thresholds halve throughput at 1000 concurrent runs
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5

@@ -2,9 +2,11 @@
 
 :class:`Cluster` runs these background tasks next to the app (``app.state.cluster``):
 
-* **turns**: ``slots`` consumers of the shared turn queue (:class:`TurnQueue`): each
-  waits for a wake-up while it is free, then runs the queued turns of that session in
-  the order they were accepted (whichever process accepted them).
+* **turns**: one consumer of the shared turn queue (:class:`TurnQueue`): while fewer
+  than ``slots`` sessions are being drained here, it waits for a wake-up and drains
+  that session (runs its queued turns in the order they were accepted, whichever
+  process accepted them). One blocked reader per process: Redis hands wake-ups to
+  blocked readers in turn, so free processes share them.
 
 * **events**: reads the all-sessions Redis stream and hands every event, whichever
   process emitted it, to :attr:`Cluster.bus`, where this process's SSE clients listen
@@ -73,8 +75,7 @@ class Cluster:
         tg.start_soon(self.redis.events.follow, self.redis.client, self.bus, self._events_state)
         tg.start_soon(self._cancels, name="redis cancels")
         tg.start_soon(self._sweep, name="redis sweeper")
-        for i in range(self.slots):
-            tg.start_soon(self._consume, name=f"redis turns {i}")
+        tg.start_soon(self._consume, tg, name="redis turns")
 
     def _events_state(self, up: bool) -> None:
         self.events_up = up
@@ -116,18 +117,35 @@ class Cluster:
                 log.warning("listening for cancels in Redis failed (%s); retrying", exc)
                 await anyio.sleep(0.5)
 
-    async def _consume(self) -> None:
-        """One slot: wait for a wake-up, drain that session, again (forever)."""
+    async def _consume(self, tg: anyio.abc.TaskGroup) -> None:
+        """Take a wake-up whenever a slot is free and drain its session in ``tg``."""
+        slots = anyio.Semaphore(self.slots)
+        joined = False
         while True:
+            await slots.acquire()
             try:
-                await self.queue.join()
-                while True:
-                    sid = await self.queue.next_session()
-                    if sid is not None:
-                        await self._drain(sid)
-            except (RedisError, StoreError, LeaseLostError, OSError) as exc:
+                if not joined:
+                    await self.queue.join()
+                    joined = True
+                sid = await self.queue.next_session()
+            except (RedisError, OSError) as exc:
+                slots.release()
+                joined = False  # a Redis that restarted empty has no group
                 log.warning("taking turns from Redis failed (%s); retrying", exc)
                 await anyio.sleep(0.5)
+                continue
+            if sid is None:
+                slots.release()
+            else:
+                tg.start_soon(self._slot, sid, slots, name=f"drain {sid}")
+
+    async def _slot(self, session_id: str, slots: anyio.Semaphore) -> None:
+        try:
+            await self._drain(session_id)
+        except (RedisError, StoreError, LeaseLostError, OSError) as exc:
+            log.warning("running the turns of session '%s' failed: %s", session_id, exc)
+        finally:
+            slots.release()
 
     async def _drain(self, session_id: str) -> None:
         """Run the session's queued turns in order while holding its drain lease; look

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import httpx2
 
+from tests.faults import kinds
 from tests.faults.conftest import ENDED, history, session_on, turn
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.server_thread import free_port
@@ -236,3 +237,56 @@ async def test_health_shows_redis_going_away_and_coming_back(
                             break
     finally:
         own.stop()
+
+
+async def test_serve_workers_n_shares_one_port(tmp_path: Any, redis_server: RedisServer) -> None:
+    Serve(tmp_path)  # writes the fault graphs
+    port = free_port()
+    env = {
+        **os.environ,
+        "COGPIPE_DATA_DIR": str(tmp_path),
+        "COGPIPE_GRAPHS_DIR": str(tmp_path / "graphs"),
+        "COGPIPE_DEFAULT_GRAPH": "step",
+        "COGPIPE_TOOL_SERVERS": "none",
+        "COGPIPE_NODE_MODULES": kinds.__file__,
+        "COGPIPE_REDIS_URL": redis_server.url,
+        "COGPIPE_REDIS_PREFIX": f"w{port}:",
+    }
+    cmd = [sys.executable, "-m", "cogpipe.server.cli", "serve", "--port", str(port)]
+    alone = subprocess.run(
+        [*cmd, "--workers", "2"],
+        env={**env, "COGPIPE_REDIS_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert alone.returncode == 1
+    assert "--workers 2: several processes share sessions" in alone.stderr
+    with (tmp_path / "serve.log").open("ab") as log:
+        proc = subprocess.Popen([*cmd, "--workers", "2"], env=env, stdout=log, stderr=log)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        workers: set[str] = set()
+        with anyio.fail_after(30):
+            while len(workers) < 2:  # a new connection each time: the kernel spreads them
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+                try:
+                    async with httpx2.AsyncClient(base_url=url, timeout=5) as c:
+                        workers.add((await c.get("/api/health")).json()["redis"]["worker"])
+                except httpx2.TransportError:
+                    await anyio.sleep(0.1)
+        async with httpx2.AsyncClient(base_url=url, timeout=10) as c:
+            sids = [await session_on(c, "step") for _ in range(6)]
+            runs: list[dict[str, Any]] = []
+
+            async def one(sid: str) -> None:
+                runs.append(await turn(c, sid, "sleep:0.5"))
+
+            async with anyio.create_task_group() as tg:
+                for sid in sids:
+                    tg.start_soon(one, sid)
+        assert {r["status"] for r in runs} == {"finished"}
+        assert {r["worker"] for r in runs} == workers  # both processes took turns
+    finally:
+        proc.terminate()
+        proc.wait(20)
