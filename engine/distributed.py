@@ -274,15 +274,26 @@ class RedisSessionStore:
         return bool(self._call("claim a run", lambda: self.client.hdel(self.keys.active, run_id)))
 
 
+_APPEND = """
+local added = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], ARGV[1] .. '-0', 'e', ARGV[3])
+if type(added) == 'table' and added.err then return added end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'e', ARGV[3])
+return added
+"""
+"""Append one event to its session's stream (id ``<seq>-0``) and, only if that stream
+took it, to the all-sessions stream."""
+
+
 class RedisEventLog(QueuedWriter, EventLog):
     """Trace events in Redis Streams: one per session and one for all sessions.
 
     A session's stream holds its last ~``keep`` events under the entry id ``<seq>-0``;
     the all-sessions stream holds the last ~``keep_all`` events of every session in
     the order they were written (``MAXLEN ~``: Redis trims whole macro-nodes, so a few
-    more may be kept). A writer thread sends what is queued in one pipeline; a batch
-    Redis refuses (unreachable, an id not above the stream's last) is counted in
-    ``failed``.
+    more may be kept). A writer thread sends what is queued in one pipeline (a Lua
+    script per event: both streams or neither); events Redis refuses (a seq not above
+    the session stream's last) or that cannot be sent (Redis unreachable) are counted
+    in ``failed``.
 
     Args:
         client: a synchronous client (the writer and :meth:`events` use it).
@@ -301,31 +312,25 @@ class RedisEventLog(QueuedWriter, EventLog):
         max_queue: int = 100_000,
     ) -> None:
         self.client, self.keys, self.keep, self.keep_all = client, keys, keep, keep_all
+        self._append = client.register_script(_APPEND)
         self._start_writer("cogpipe-redis-events", max_queue)
 
     def _write_batch(self, events: list[TraceEvent]) -> None:
         pipe = self.client.pipeline(transaction=False)
         for e in events:
-            data = e.to_json()
-            pipe.xadd(
-                self.keys.events(e.session_id),
-                {"e": data},
-                id=f"{e.seq}-0",
-                maxlen=self.keep,
-                approximate=True,
-            )
-            pipe.xadd(self.keys.events_all, {"e": data}, maxlen=self.keep_all, approximate=True)
+            keys = [self.keys.events(e.session_id), self.keys.events_all]
+            self._append(keys, [e.seq, self.keep, e.to_json(), self.keep_all], client=pipe)
         try:
             results = pipe.execute(raise_on_error=False)
         except Exception:  # Redis unreachable: count, go on
             self._failed(len(events), f"could not send {len(events)} trace events to Redis")
             return
-        bad = sum(isinstance(r, Exception) for r in results[::2])
-        if bad:
+        refused = [r for r in results if isinstance(r, Exception)]
+        if refused:
             try:
-                raise next(r for r in results if isinstance(r, Exception))
+                raise refused[0]
             except Exception:
-                self._failed(bad, f"Redis refused {bad} trace events")
+                self._failed(len(refused), f"Redis refused {len(refused)} trace events")
 
     def events(self, session_id: str, after: int, before: int | None = None) -> list[TraceEvent]:
         """Return a session's kept events with ``after < seq < before``, in order.
