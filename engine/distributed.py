@@ -378,7 +378,9 @@ class RedisEventLog(QueuedWriter, EventLog):
         """Hand every event added to the all-sessions stream from now on to ``bus``, in
         stream order, forever (run it as a task). When Redis goes away it retries every
         0.5 s from the last entry read, so nothing the stream still holds is skipped;
-        ``on_state(False)`` / ``on_state(True)`` report the connection's state."""
+        ``on_state(False)`` / ``on_state(True)`` report the connection's state. While
+        ``bus`` has no observer (no client of this process streams), entries are
+        skipped without being parsed."""
         last = "$"
         while True:
             try:
@@ -392,6 +394,9 @@ class RedisEventLog(QueuedWriter, EventLog):
                 continue
             on_state(True)
             for _, rows in found:
+                if not bus.observers:  # no client listens here: only keep the position
+                    last = rows[-1][0]
+                    continue
                 for entry_id, fields in rows:
                     last = entry_id
                     bus.publish(_event(fields))
