@@ -158,5 +158,7 @@ async def open_runtime(
             max_sessions=settings.max_sessions,
             idle_s=settings.session_idle_min * 60,
             lease=redis.coordinator.hold if redis is not None else None,
+            pause_timeout_s=settings.pause_timeout_s,
+            approve_destructive_tools=settings.approve_destructive_tools,
         )
         yield await stack.enter_async_context(runtime)

@@ -151,6 +151,22 @@ class Settings(BaseSettings):
         "past it, 429 with Retry-After; 0: no limit",
     )
     max_history: int = Field(100, gt=0, description="turns kept per session")
+    watch_graphs: bool = Field(
+        True,
+        description="reload graph files when they change (hot reload): a valid edit runs "
+        "from each session's next turn, an invalid one keeps the last valid version",
+    )
+    pause_timeout_s: float = Field(
+        3600,
+        gt=0,
+        description="seconds a run paused at a breakpoint or approval gate waits for a "
+        "decision before it fails",
+    )
+    approve_destructive_tools: bool = Field(
+        False,
+        description="pause a run before every call of a tool its server marks "
+        "destructiveHint: true (offered with allow_destructive), until it is resumed",
+    )
     token: SecretStr | None = Field(
         None, description="when set, every API call and event stream needs this token"
     )

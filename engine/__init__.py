@@ -23,6 +23,7 @@ from .errors import (
     UnknownEntryError,
     UnknownGraphError,
     UnknownKindError,
+    UnknownNodeError,
     UnknownSessionError,
 )
 from .executor import RunResult, execute
@@ -32,6 +33,7 @@ from .guards import echoed_descriptions, echoes_prompt
 from .handles import ChatReply, LLMHandle, Messages, Service, ToolCall, ToolHandle
 from .loader import load_graph, load_graph_text
 from .node import Node, NodeParams, RunContext
+from .pauses import Breakpoints, Pause, PauseExpiredError, ResumeError
 from .ports import Port, fits, type_name
 from .registry import Registry, default_registry, import_node_modules
 from .runs import RunRecord, RunStatus
@@ -41,6 +43,7 @@ from .sinks import CallbackObserver, EventLog, JsonlSink, RingBuffer, Subscripti
 from .trace import EventBus, Observer, TraceEvent, preview
 
 __all__ = [
+    "Breakpoints",
     "CallbackObserver",
     "CatalogEntry",
     "ChatReply",
@@ -68,9 +71,12 @@ __all__ = [
     "NodeParams",
     "NodeRunError",
     "Observer",
+    "Pause",
+    "PauseExpiredError",
     "Port",
     "Problem",
     "Registry",
+    "ResumeError",
     "RingBuffer",
     "RunContext",
     "RunRecord",
@@ -92,6 +98,7 @@ __all__ = [
     "UnknownEntryError",
     "UnknownGraphError",
     "UnknownKindError",
+    "UnknownNodeError",
     "UnknownSessionError",
     "default_registry",
     "echoed_descriptions",

@@ -17,7 +17,9 @@ __all__ = ["CatalogEntry", "GraphCatalog"]
 @dataclass
 class CatalogEntry:
     """One graph: its name, file (``None`` if added in memory) and either the graph or
-    the reason it is invalid."""
+    the reason it is invalid, or both after a :meth:`GraphCatalog.reload` found a valid
+    file edited into an invalid one: then ``graph`` is the last valid version, which
+    keeps running, and ``error`` says what is wrong with the file now."""
 
     name: str
     path: Path | None
@@ -26,8 +28,8 @@ class CatalogEntry:
 
     @property
     def valid(self) -> bool:
-        """Whether the graph loaded without problems."""
-        return self.graph is not None
+        """Whether the graph file loaded without problems."""
+        return self.graph is not None and self.error is None
 
 
 class GraphCatalog:
@@ -53,7 +55,9 @@ class GraphCatalog:
 
     def reload(self) -> None:
         """Read every graph file again; a file that is invalid (or unreadable, too large,
-        not UTF-8 ...) becomes an entry with its problems, never an exception."""
+        not UTF-8 ...) becomes an entry with its problems, never an exception. A file
+        that was valid before keeps its last valid graph (see :class:`CatalogEntry`)."""
+        previous = {e.path: e for e in getattr(self, "_entries", {}).values() if e.path}
         entries = {k: e for k, e in getattr(self, "_entries", {}).items() if e.path is None}
         for folder in self.dirs:
             for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
@@ -73,6 +77,9 @@ class GraphCatalog:
                         ],
                     )
                     entry.name = f"{entry.name}@{path.name}"
+                last = previous.get(path)
+                if entry.error is not None and last is not None and last.graph is not None:
+                    entry.name, entry.graph = last.name, last.graph  # the last valid version
                 entries[entry.name] = entry
         self._entries = entries
 
@@ -108,16 +115,19 @@ class GraphCatalog:
     def get(self, name: str) -> Graph:
         """Return the valid graph called ``name``.
 
+        A file edited into an invalid one still gives its last valid graph.
+
         Raises:
             UnknownGraphError: no graph has that name (the known ones are listed).
-            GraphValidationError: the graph exists but its file has problems.
+            GraphValidationError: the graph exists but its file has problems (and never
+                had none since the catalog was built).
         """
         entry = self._entries.get(name)
         if entry is None:
             raise UnknownGraphError(name, self.names())
-        if entry.error is not None:
-            raise entry.error
-        return entry.graph  # type: ignore[return-value]
+        if entry.graph is None:
+            raise entry.error  # type: ignore[misc]
+        return entry.graph
 
     @property
     def default(self) -> str:

@@ -27,7 +27,7 @@ expire after :data:`RUN_TTL_S`), ``runs:active`` (hash: run id -> worker id),
 ``events`` (streams), ``cancel`` (pub/sub channel of run ids to cancel),
 ``queue:<session id>`` (list of queued run ids), ``queues`` (set of sessions with queued
 turns), ``drain:<session id>`` (drain lease), ``turns`` (stream of wake-ups, consumer
-group ``workers``).
+group ``workers``), ``paused`` (hash: run id -> paused run's snapshot and worker).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -112,6 +112,7 @@ class Keys:
         self.events_all = f"{prefix}events"
         self.cancel = f"{prefix}cancel"
         self.queues = f"{prefix}queues"
+        self.paused = f"{prefix}paused"
         self.turns = f"{prefix}turns"
 
     def session(self, session_id: str) -> str:
@@ -237,10 +238,11 @@ class RedisSessionStore:
         raw = self._call(f"load run '{run_id}'", lambda: self.client.get(self.keys.run(run_id)))
         return RunRecord.from_dict(json.loads(raw)) if raw is not None else None
 
-    def interrupt_active(self, reason: str) -> list[RunRecord]:
-        """Mark ``interrupted`` the queued or running records whose worker's lease has
-        expired, and return them, oldest first. Safe to call from every process at
-        once: a record is taken by the one process whose ``HDEL`` removed it.
+    def interrupt_active(self, reason: str, spare: Collection[str] = ()) -> list[RunRecord]:
+        """Mark ``interrupted`` the queued, running or paused records whose worker's
+        lease has expired (except the run ids in ``spare``), and return them, oldest
+        first. Safe to call from every process at once: a record is taken by the one
+        process whose ``HDEL`` removed it (with its paused snapshot, if any).
 
         Raises:
             StoreError: Redis cannot be reached.
@@ -259,7 +261,7 @@ class RedisSessionStore:
         found = []
         now = time.time()
         for run_id, owner in owners.items():
-            if owner not in dead or not self._claim(run_id.decode()):
+            if owner not in dead or run_id.decode() in spare or not self._claim(run_id.decode()):
                 continue
             record = self.load_run(run_id.decode())
             if record is None or not record.active:
@@ -270,8 +272,34 @@ class RedisSessionStore:
         return sorted(found, key=lambda r: r.queued)
 
     def _claim(self, run_id: str) -> bool:
-        """Take an active run off ``runs:active``; ``True`` for the one caller that did."""
-        return bool(self._call("claim a run", lambda: self.client.hdel(self.keys.active, run_id)))
+        """Take an active run off ``runs:active`` (and forget its paused snapshot);
+        ``True`` for the one caller that did."""
+        pipe = self.client.pipeline()
+        pipe.hdel(self.keys.active, run_id)
+        pipe.hdel(self.keys.paused, run_id)
+        return bool(self._call("claim a run", pipe.execute)[0])
+
+    # paused runs: kept per worker; a worker that dies has its paused runs interrupted
+    # (a new process has a new name, so nothing restores them in Redis mode)
+
+    def save_paused(self, run_id: str, session_id: str, data: dict[str, Any]) -> None:
+        """Store a paused run's snapshot (JSON), owned by this worker."""
+        text = dumps_clean(jsonable({"worker": self.worker_id, "data": data}), "paused run")
+        self._call(
+            f"save paused run '{run_id}'", lambda: self.client.hset(self.keys.paused, run_id, text)
+        )
+
+    def delete_paused(self, run_id: str) -> None:
+        """Forget a paused run's snapshot (no error if absent)."""
+        self._call(
+            f"forget paused run '{run_id}'", lambda: self.client.hdel(self.keys.paused, run_id)
+        )
+
+    def paused_runs(self) -> list[dict[str, Any]]:
+        """Return the snapshots of this worker's paused runs."""
+        rows: Any = self._call("list paused runs", lambda: self.client.hvals(self.keys.paused))
+        kept = [json.loads(r) for r in rows]
+        return [k["data"] for k in kept if k["worker"] == self.worker_id]
 
 
 _APPEND = """

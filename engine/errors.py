@@ -32,6 +32,7 @@ __all__ = [
     "UnknownEntryError",
     "UnknownGraphError",
     "UnknownKindError",
+    "UnknownNodeError",
     "UnknownSessionError",
 ]
 
@@ -125,6 +126,21 @@ class UnknownEntryError(LookupError):
         self.message = (
             f"graph '{graph}' has no entry '{entry}'. Entries: {', '.join(known) or '(none)'}"
         )
+        super().__init__(self.message)
+
+
+class UnknownNodeError(LookupError):
+    """Raised when a request names nodes its graph does not run (e.g. breakpoints).
+
+    Attributes:
+        unknown: the names not found. known: the graph's node ids that run in a turn.
+    """
+
+    def __init__(self, graph: str, unknown: list[str], known: list[str]) -> None:
+        self.unknown = unknown
+        self.known = known
+        names = ", ".join(f"'{n}'" for n in unknown)
+        self.message = f"graph '{graph}' runs no node {names}; its nodes: {', '.join(known)}"
         super().__init__(self.message)
 
 
@@ -291,7 +307,8 @@ class ToolError(RuntimeError):
             servers), ``hidden`` (the server's config hides the tool), ``arguments``
             (arguments invalid for the tool's input schema), ``unavailable`` (server
             down or not running), ``timeout``, ``lost`` (the server failed during the
-            call and again on the retry).
+            call and again on the retry), ``rejected`` (a person rejected the call
+            while the run was paused for its approval).
     """
 
     def __init__(self, message: str, kind: str = "unavailable") -> None:

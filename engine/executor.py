@@ -15,6 +15,9 @@ Semantics (DESIGN.md, "Execution semantics"):
 * A node declared ``critical: false`` that fails does not fail the run: the failure is
   a ``node.failed`` event and a line in :attr:`RunResult.warnings`, the node's outputs
   count as empty, and the run goes on to finish.
+* A run given a :class:`~.pauses.Gate` may pause before or after a node and before a
+  tool call (breakpoints, approval gates; semantics in :mod:`.pauses`). A run without
+  one pays a single ``is None`` test per node.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import anyio
@@ -32,8 +36,9 @@ from .errors import NodeRunError, UnknownEntryError
 from .graph import Graph
 from .handles import LLMHandle, Service, ToolHandle
 from .node import Node, RunContext
+from .pauses import Gate, ResumeError, Validate
 from .plan import Plan, Step, plan_of
-from .session import Session
+from .session import Session, jsonable
 from .trace import DETAIL_CHARS, EventBus, TraceEvent, preview
 
 __all__ = ["RunResult", "execute", "node_outputs"]
@@ -82,6 +87,8 @@ async def execute(
     run_id: str | None = None,
     llm: Service[LLMHandle] | None = None,
     tools: Service[ToolHandle] | None = None,
+    gate: Gate | None = None,
+    restore: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run one turn of ``graph`` for ``session`` and return its result.
 
@@ -93,13 +100,19 @@ async def execute(
         payload: the event's value; validated against the entry ports' types.
         run_id: the run's id (generated when omitted).
         llm, tools: services handed to nodes through ``ctx.llm`` / ``ctx.tools``.
+        gate: where the run may pause (breakpoints, approval gates), or ``None``.
+        restore: with a gate, the snapshot of a paused run (:meth:`_Run.snapshot`, as
+            stored before a restart): the nodes it had finished are not run again (their
+            stored outputs are routed, ``node.finished`` has ``restored: true``), and
+            the run pauses again where it was paused.
 
     Returns:
         The result; ``status`` is ``finished``.
 
     Raises:
         UnknownEntryError: ``entry`` is not one of the graph's entries.
-        NodeRunError: a node (or a context provider) failed; ``run.failed`` was emitted.
+        NodeRunError: a node (or a context provider) failed, or a pause expired
+            (its cause a :class:`~.pauses.PauseExpiredError`); ``run.failed`` was emitted.
         ValueError: ``payload`` does not fit an entry port's type.
         anyio's cancellation exception: when the caller cancels; ``run.cancelled`` was
             emitted and running nodes were cancelled.
@@ -107,8 +120,26 @@ async def execute(
     if entry not in graph.entry:
         raise UnknownEntryError(graph.name, entry, list(graph.entry))
     run = _Run(
-        graph, plan_of(graph), instances, session, bus, run_id or uuid.uuid4().hex[:12], llm, tools
+        graph,
+        plan_of(graph),
+        instances,
+        session,
+        bus,
+        run_id or uuid.uuid4().hex[:12],
+        llm,
+        tools,
+        gate,
     )
+    if gate is not None:
+        run.scopes, run.outcomes, run.restored = {}, {}, {}
+        run.entry, run.payload = entry, payload
+    if restore is not None and gate is not None:
+        run.restored = {
+            nid: _fired(run.plan.steps[nid].cls, outputs)
+            for nid, outputs in restore["done"].items()
+            if nid in run.plan.steps
+        }
+        gate.restore_at = (restore["node"], restore["where"], restore["reason"])
     return await run.execute(entry, payload)
 
 
@@ -126,6 +157,15 @@ class _Run:
     """The mutable state of one run. Everything runs on one event loop thread, so the
     bookkeeping below needs no locks: state changes only between awaits."""
 
+    # set only when gated (execute()): the run's entry event, the timeout scopes of
+    # running nodes, each finished node's fired outputs (for the snapshot a restart
+    # resumes from), and the outputs a restored run replays
+    entry: str
+    payload: Any
+    scopes: dict[str, anyio.CancelScope]
+    outcomes: dict[str, dict[str, Any]]
+    restored: dict[str, dict[str, Any]]
+
     def __init__(
         self,
         graph: Graph,
@@ -136,11 +176,12 @@ class _Run:
         run_id: str,
         llm: Service[LLMHandle] | None,
         tools: Service[ToolHandle] | None,
+        gate: Gate | None = None,
     ) -> None:
         self.graph, self.plan, self.instances, self.session = graph, plan, instances, session
         self.publish = bus.publish
         self.run_id = run_id
-        self.llm, self.tools = llm, tools
+        self.llm, self.tools, self.gate = llm, tools, gate
         steps = plan.steps
         # per node: input values, their previews, sources still unresolved per port, status
         self.values: dict[str, dict[str, Any]] = {nid: {} for nid in steps}
@@ -179,7 +220,10 @@ class _Run:
     async def execute(self, entry: str, payload: Any) -> RunResult:
         t0 = time.perf_counter()
         fed = self.entry_values(entry, payload)
-        self.emit("run.started", data={"entry": entry, "input": preview(payload)})
+        started: dict[str, Any] = {"entry": entry, "input": preview(payload)}
+        if self.gate is not None and self.restored:
+            started["restored"] = True
+        self.emit("run.started", data=started)
         try:
             ready = self.start(fed)
             async with anyio.create_task_group() as tg:
@@ -334,6 +378,16 @@ class _Run:
 
     async def run_node(self, step: Step, siblings: bool = False) -> list[Step]:
         nid, kind = step.id, step.kind
+        gate = self.gate
+        if gate is not None:
+            if nid in self.restored:
+                return await self.replay(gate, step)
+            stop = gate.stop_before(nid)
+            if stop is not None and not await self.pause_before(gate, step, *stop):
+                ready: list[Step] = []
+                self.skip(step, f"rejected while paused ({stop[0]})", ready)
+                self.outcomes[nid] = {}
+                return ready
         self.emit("node.started", nid, kind, {"inputs": self.shown[nid]})
         ctx = RunContext(
             node=nid,
@@ -346,6 +400,8 @@ class _Run:
             llm=self.llm,
             tools=self.tools,
         )
+        if gate is not None:
+            ctx.approve = partial(self.approve_tool, gate, step)
         inputs = step.make_inputs(self.values[nid])
         t0 = time.perf_counter()
         try:
@@ -357,20 +413,28 @@ class _Run:
             if step.timeout_s is None:
                 out = await self.instances[nid].run(inputs, ctx)
             else:
-                with anyio.fail_after(step.timeout_s):
+                with anyio.fail_after(step.timeout_s) as scope:
+                    if gate is not None:
+                        self.scopes[nid] = scope
                     out = await self.instances[nid].run(inputs, ctx)
             fired = _fired(step.cls, out)
+            if gate is not None and gate.expired is not None:
+                raise gate.expired  # a tool call's pause expired and the node caught it
         except anyio.get_cancelled_exc_class():
             self.emit("node.cancelled", nid, kind, None, _ms(t0))
             raise
-        except Exception as exc:
-            if isinstance(exc, TimeoutError) and step.timeout_s is not None:
+        except Exception as raised:
+            exc: Exception = raised
+            expired = gate.expired if gate is not None else None
+            if expired is not None:
+                exc = expired  # an expired pause fails the run, critical or not
+            elif isinstance(exc, TimeoutError) and step.timeout_s is not None:
                 exc = TimeoutError(f"no result within timeout_s={step.timeout_s:g} s")
             self.status[nid] = _FAILED
             error = NodeRunError(nid, kind, exc)
             data = {"error": f"{type(exc).__name__}: {exc}", "critical": step.critical}
             self.emit("node.failed", nid, kind, data, _ms(t0))
-            if step.critical:
+            if step.critical or expired is not None:
                 raise error from exc
             # A non-critical failure is a warning; its outputs count as empty.
             self.result.warnings.append(error.message)
@@ -380,9 +444,123 @@ class _Run:
             self.result.executed.append(nid)
             shown = {port: preview(value, DETAIL_CHARS) for port, value in fired.items()}
             self.emit("node.finished", nid, kind, {"outputs": shown}, _ms(t0))
+            if gate is not None:
+                self.outcomes[nid] = fired
+                if nid in gate.after and not await self.pause_after(gate, step, fired):
+                    fired = shown = self.outcomes[nid] = {}
+        ready = []
+        self.route(step, fired, shown, ready)
+        return ready
+
+    # -- pauses (only with a gate) ------------------------------------------------
+
+    async def replay(self, gate: Gate, step: Step) -> list[Step]:
+        """Route the stored outputs of a node a restored run had finished (and pause
+        after it again when that is where the run was paused)."""
+        nid = step.id
+        fired = self.outcomes[nid] = self.restored.pop(nid)
+        self.status[nid] = _DONE
+        self.result.executed.append(nid)
+        shown = {port: preview(value, DETAIL_CHARS) for port, value in fired.items()}
+        self.emit("node.finished", nid, step.kind, {"outputs": shown, "restored": True}, 0.0)
+        if gate.restore_at is not None and gate.restore_at[:2] == (nid, "after"):
+            gate.restore_at = None
+            if not await self.pause_after(gate, step, fired):
+                fired = shown = self.outcomes[nid] = {}
         ready: list[Step] = []
         self.route(step, fired, shown, ready)
         return ready
+
+    def snapshot(self, node: str, where: str, reason: str) -> dict[str, Any]:
+        """Return what resumes this run, paused at ``node``, after a restart (JSON data):
+        the run, its entry event and the outputs of every node it finished."""
+        return {
+            "run_id": self.run_id,
+            "session_id": self.session.id,
+            "graph": self.graph.name,
+            "entry": self.entry,
+            "payload": jsonable(self.payload),
+            "done": {nid: jsonable(fired) for nid, fired in self.outcomes.items()},
+            "node": node,
+            "where": where,
+            "reason": reason,
+        }
+
+    async def pause_before(self, gate: Gate, step: Step, where: str, reason: str) -> bool:
+        """Pause before ``step``; return ``False`` when it was rejected. Replacement
+        inputs become the node's inputs."""
+        nid = step.id
+        values = self.values[nid]
+
+        def validate(new: dict[str, Any]) -> dict[str, Any]:
+            return _valid_inputs(step, values, new)
+
+        pause = await self.pause(gate, step, where, reason, {"inputs": jsonable(values)}, validate)
+        if pause.action == "reject":
+            return False
+        if pause.replacement is not None:
+            values.clear()
+            values.update(pause.replacement)
+            self.shown[nid] = {p: preview(v, DETAIL_CHARS) for p, v in values.items()}
+        return True
+
+    async def pause_after(self, gate: Gate, step: Step, fired: dict[str, Any]) -> bool:
+        """Pause after ``step`` ran; return ``False`` when its outputs were rejected."""
+        reason = f"breakpoint after node '{step.id}'"
+        pause = await self.pause(gate, step, "after", reason, {"outputs": jsonable(fired)}, None)
+        return pause.action != "reject"
+
+    async def approve_tool(
+        self,
+        gate: Gate,
+        step: Step,
+        tool: str,
+        names: list[str],
+        destructive: bool,
+        arguments: dict[str, Any],
+        validate: Validate,
+    ) -> dict[str, Any] | None:
+        """``ctx.approve`` of a gated run: pause before a call of ``tool`` (its
+        qualified name; ``names`` are every name it is known by) when it needs approval.
+        Return the arguments to call it with, or ``None`` when the call was rejected."""
+        reason = gate.tool_reason(names, destructive)
+        if reason is None:
+            return arguments
+        data = {"tool": tool, "arguments": arguments}
+        pause = await self.pause(
+            gate, step, "tool", reason, data, validate, self.scopes.get(step.id)
+        )
+        if pause.action == "reject":
+            return None
+        return arguments if pause.replacement is None else pause.replacement
+
+    async def pause(
+        self,
+        gate: Gate,
+        step: Step,
+        where: str,
+        reason: str,
+        data: dict[str, Any],
+        validate: Validate | None,
+        scope: anyio.CancelScope | None = None,
+    ) -> Any:
+        try:
+            return await gate.pause(
+                self.emit,
+                step.id,
+                step.kind,
+                where,
+                reason,
+                data,
+                validate,
+                scope,
+                partial(self.snapshot, step.id, where, reason),
+            )
+        except TimeoutError as exc:
+            if where == "tool":
+                raise  # inside the node: run_node turns it into the run's failure
+            self.status[step.id] = _FAILED
+            raise NodeRunError(step.id, step.kind, exc) from exc
 
 
 def node_outputs(cls: type[Node], out: Any) -> Any:
@@ -408,6 +586,36 @@ def _fired(cls: type[Node], out: Any) -> dict[str, Any]:
     if out is None:
         return {}
     return {port: v for port, v in out.__dict__.items() if v is not None}
+
+
+def _valid_inputs(step: Step, values: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Return ``values`` with the ports of ``new`` replaced, validated against the
+    node's ``Inputs`` (``None`` drops a port), as port values.
+
+    Raises:
+        ResumeError: an unknown port, or values that do not fit ``Inputs``.
+    """
+    ports = step.cls.input_ports
+    unknown = sorted(set(new) - set(ports))
+    if unknown:
+        raise ResumeError(
+            f"node '{step.id}' ({step.kind}) has no input port {', '.join(map(repr, unknown))}; "
+            f"its inputs: {', '.join(ports)}"
+        )
+    merged = {**values, **new}
+    try:
+        model = step.cls.Inputs.model_validate({k: v for k, v in merged.items() if v is not None})
+    except ValidationError as exc:
+        raise ResumeError(
+            f"inputs do not fit node '{step.id}' ({step.kind}): "
+            f"{exc.error_count()} validation error(s)",
+            jsonable(exc.errors(include_url=False, include_context=False)),
+        ) from None
+    return {
+        p: getattr(model, p)
+        for p in ports
+        if p in model.model_fields_set and getattr(model, p) is not None
+    }
 
 
 def _ms(t0: float) -> float:

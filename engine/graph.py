@@ -44,6 +44,9 @@ class Graph:
         entry: external event name -> the input ports it feeds.
         context: ids of the nodes whose ``context()`` feeds every prompt.
         outputs: result name -> output port (the run's named results).
+        approval_nodes: node ids with an approval gate (``approval:``); the run pauses
+            before them. approval_tools: the other ``approval:`` names, tool names
+            whose calls pause the run.
         flow: ids of the nodes that run on each turn (all but context-only nodes).
         order: node ids in a topological order (file order breaks ties).
         dag: a ``networkx.DiGraph`` of node ids; edge attribute ``ports`` lists the
@@ -76,6 +79,8 @@ class Graph:
         self.outputs: dict[str, PortRef] = {
             k: ref for k, v in spec.outputs.items() if (ref := PortRef.parse(v)) is not None
         }
+        self.approval_nodes = frozenset(n for n in spec.approval if n in nodes)
+        self.approval_tools = frozenset(n for n in spec.approval if n not in nodes)
         self.flow = flow
         self.dag = dag
         index = {nid: i for i, nid in enumerate(nodes)}

@@ -28,6 +28,8 @@ from .spec import EdgeSpec, GraphSpec, PortRef, parse_spec
 
 __all__ = ["load_graph", "load_graph_text"]
 
+_TOOL_NAME = re.compile(r"^[\w-]+(\.[\w.-]+)?$")
+
 
 def load_graph(path: str | Path, registry: Registry | None = None) -> Graph:
     """Load and validate a graph file.
@@ -150,6 +152,7 @@ class _Builder:
         flow = self.check_context()
         self.check_structure(dag, _digraph(self.spec.nodes, self.attempted), flow)
         self.check_critical(edges)
+        self.check_approval(flow)
         if self.problems:
             return None  # type: ignore[return-value]
         return Graph(
@@ -430,6 +433,33 @@ class _Builder:
                     ),
                 )
             )
+
+    def check_approval(self, flow: set[str]) -> None:
+        """``approval:`` names flow nodes or tools; a name that is neither a node nor
+        shaped like a tool name, or that is a near miss of a node id, is a problem
+        (tool names cannot be checked here: tool servers are not known to a graph)."""
+        nodes = list(self.spec.nodes)
+        for i, name in enumerate(self.spec.approval):
+            path = ("approval", i)
+            if name in self.spec.nodes:
+                if name not in flow:
+                    self.problem(
+                        path,
+                        f"approval: node '{name}' only provides context and never runs in "
+                        "a turn, so there is nothing to approve",
+                        "fix: remove it from 'approval:'",
+                    )
+                continue
+            close = difflib.get_close_matches(name, nodes, n=1, cutoff=0.75)
+            if close or not _TOOL_NAME.match(name):
+                self.problem(
+                    path,
+                    f"approval: '{name}' is neither a node of this graph nor a tool name "
+                    "('tool' or 'server.tool')",
+                    f"fix: did you mean node '{close[0]}'?"
+                    if close
+                    else f"nodes: {', '.join(nodes)}",
+                )
 
     def missing_input(self, nid: str, decl: NodeDecl, port: Port, downstream: set[str]) -> None:
         candidates = [

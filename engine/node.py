@@ -8,7 +8,7 @@ outputs and reaches the world only through its :class:`RunContext`.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
@@ -65,6 +65,11 @@ class RunContext:
         session: the session: ``history`` (previous turns) and ``state`` (per-namespace
             dicts that persist across turns and graph switches).
         context: context lines assembled from the graph's ``context:`` providers.
+        approve: set by the executor when the run can pause (:mod:`.pauses`): tool
+            services await ``approve(tool, names, destructive, arguments, validate)``
+            before a call (``tool`` the qualified name, ``names`` every name it is known
+            by, ``validate`` checks replacement arguments) and get the arguments to
+            call with, or ``None`` when the call was rejected. ``None`` otherwise.
     """
 
     __slots__ = (
@@ -73,6 +78,7 @@ class RunContext:
         "_llm_source",
         "_tools",
         "_tools_source",
+        "approve",
         "context",
         "graph",
         "kind",
@@ -105,6 +111,7 @@ class RunContext:
         self._tools_source: Service[ToolHandle] = tools or _Missing("tools")
         self._llm: LLMHandle | None = None
         self._tools: ToolHandle | None = None
+        self.approve: Callable[..., Awaitable[dict[str, Any] | None]] | None = None
 
     @property
     def llm(self) -> LLMHandle:

@@ -18,19 +18,22 @@ __all__ = ["ACTIVE_STATUSES", "RunRecord", "RunStatus"]
 
 class RunStatus(StrEnum):
     """Where a run is. ``queued`` → ``running`` → ``finished`` | ``failed`` |
-    ``cancelled``; ``interrupted``: the process that ran it stopped first (a crash,
+    ``cancelled``; ``paused``: running, stopped at a breakpoint or approval gate until a
+    person resumes it; ``interrupted``: the process that ran it stopped first (a crash,
     ``kill -9``)."""
 
     QUEUED = "queued"
     RUNNING = "running"
+    PAUSED = "paused"
     FINISHED = "finished"
     FAILED = "failed"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
 
 
-ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
-"""The statuses of a run that has not ended (a restart turns them into ``interrupted``)."""
+ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED})
+"""The statuses of a run that has not ended (a restart turns them into ``interrupted``,
+except a paused run whose snapshot the store keeps: it pauses again)."""
 
 
 @dataclass
@@ -64,7 +67,7 @@ class RunRecord:
 
     @property
     def active(self) -> bool:
-        """Whether the run is queued or running."""
+        """Whether the run has not ended (queued, running or paused)."""
         return self.status in ACTIVE_STATUSES
 
     def to_dict(self) -> dict[str, Any]:

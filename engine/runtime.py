@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import textwrap
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -22,12 +24,14 @@ import anyio
 import anyio.abc
 
 from .catalog import GraphCatalog
-from .errors import NodeRunError, SessionBusyError, UnknownSessionError
+from .diff import graph_diff
+from .errors import NodeRunError, SessionBusyError, UnknownNodeError, UnknownSessionError
 from .executor import RunResult, execute
 from .export import to_cytoscape
 from .graph import Graph
 from .handles import LLMHandle, Service, ToolHandle
 from .node import Node, RunContext
+from .pauses import Breakpoints, Gate, Pause, Pauses
 from .session import MemorySessionStore, Session, SessionStore, Turn, jsonable
 from .sinks import EventLog, RingBuffer
 from .trace import EventBus, Observer, TraceEvent
@@ -73,6 +77,10 @@ class Runtime:
             :meth:`session` reads the store unless a turn of it runs here, and no
             session is saved from memory at shut-down or eviction. ``None``: this
             process owns its sessions (the default; nothing changes).
+        pause_timeout_s: how long a paused run waits for a decision before it fails,
+            seconds (:mod:`.pauses`).
+        approve_destructive_tools: pause before every call of a tool its server marks
+            ``destructiveHint: true``, until a person resumes the run.
     """
 
     def __init__(
@@ -92,6 +100,8 @@ class Runtime:
         max_sessions: int | None = None,
         idle_s: float | None = None,
         lease: Callable[[str], AbstractAsyncContextManager[None]] | None = None,
+        pause_timeout_s: float = 3600.0,
+        approve_destructive_tools: bool = False,
     ) -> None:
         self.catalog = catalog
         self.store: SessionStore = store or MemorySessionStore()
@@ -113,6 +123,11 @@ class Runtime:
         self._tg: anyio.abc.TaskGroup | None = None
         self._stack = AsyncExitStack()
         self.lease = lease
+        self.pauses = Pauses()
+        self.pause_timeout_s = pause_timeout_s
+        self.approve_destructive_tools = approve_destructive_tools
+        self._breakpoints: dict[str, Breakpoints] = {}
+        self._gates: dict[str, Gate] = {}  # of the gated runs going on, by run id
 
     async def __aenter__(self) -> Runtime:
         self._tg = await self._stack.enter_async_context(anyio.create_task_group())
@@ -334,15 +349,148 @@ class Runtime:
         self.store.save(session)  # after the event, so the stored seq includes it
         return target
 
+    # -- hot reload ---------------------------------------------------------------
+
+    def reload_graphs(self) -> list[dict[str, Any]]:
+        """Read the graph folders again (hot reload) and tell the sessions in memory.
+
+        A valid new version runs from each session's next turn (a run going on keeps
+        the version it started with); each session on that graph gets ``graph.updated``
+        ``{"graph", "diff", "elements"}`` (:func:`.diff.graph_diff`, cytoscape elements
+        of the new version). An invalid edit keeps the last valid version running; the
+        sessions get ``graph.invalid`` ``{"graph", "problems": [str], "path"}``.
+        Nothing is emitted for a file whose text did not change.
+
+        Returns:
+            the change per graph: ``{"graph", "type": "graph.updated"|"graph.invalid",
+            "data"}``.
+        """
+        before = {e.name: e for e in self.catalog.entries()}
+        self.catalog.reload()
+        changes: list[dict[str, Any]] = []
+        for entry in self.catalog.entries():
+            old = before.get(entry.name)
+            if entry.error is not None:
+                if (
+                    old is not None
+                    and old.error is not None
+                    and (old.error.message == entry.error.message)
+                ):
+                    continue
+                problems = [textwrap.dedent(p.render()).strip() for p in entry.error.problems]
+                data: dict[str, Any] = {
+                    "graph": entry.name,
+                    "problems": problems,
+                    "path": str(entry.path),
+                }
+                changes.append({"graph": entry.name, "type": "graph.invalid", "data": data})
+            elif entry.graph is not None and (
+                old is None or old.graph is None or old.graph.text != entry.graph.text
+            ):
+                diff = graph_diff(old.graph, entry.graph) if old and old.graph else None
+                data = {"graph": entry.name, "diff": diff, "elements": to_cytoscape(entry.graph)}
+                changes.append({"graph": entry.name, "type": "graph.updated", "data": data})
+        for change in changes:
+            for session in list(self._sessions.values()):
+                if session.graph == change["graph"]:
+                    self.emit(session, change["type"], change["data"])
+        return changes
+
+    # -- breakpoints and pauses --------------------------------------------------
+
+    def breakpoints(self, session_id: str) -> Breakpoints:
+        """Return the session's breakpoints (kept in memory, not across restarts).
+
+        Raises:
+            UnknownSessionError: no such session.
+        """
+        self.session(session_id)
+        return self._breakpoints.get(session_id) or Breakpoints()
+
+    def set_breakpoints(
+        self, session_id: str, before: Iterable[str] = (), after: Iterable[str] = ()
+    ) -> Breakpoints:
+        """Replace the session's breakpoints; they apply from its next run on (a run
+        already going keeps the ones it started with).
+
+        Raises:
+            UnknownSessionError: no such session.
+            UnknownNodeError: a name is not a node the session's graph runs in a turn.
+        """
+        session = self.session(session_id)
+        graph = self.catalog.get(session.graph)
+        points = Breakpoints(list(dict.fromkeys(before)), list(dict.fromkeys(after)))
+        unknown = [n for n in dict.fromkeys([*points.before, *points.after]) if n not in graph.flow]
+        if unknown:
+            raise UnknownNodeError(graph.name, unknown, [n for n in graph.order if n in graph.flow])
+        if points:
+            self._breakpoints[session_id] = points
+        else:
+            self._breakpoints.pop(session_id, None)
+        return points
+
+    def resume(self, run_id: str, action: str, inputs: dict[str, Any] | None = None) -> Pause:
+        """Resume a paused run (see :meth:`.pauses.Pauses.resume`).
+
+        Raises:
+            LookupError: the run is not paused.
+            ResumeError: unknown action, or invalid ``inputs``.
+        """
+        return self.pauses.resume(run_id, action, inputs)
+
+    def paused_runs(self) -> list[dict[str, Any]]:
+        """Return the snapshots of runs the store holds as paused: runs that were paused
+        when the process stopped. Pass one to :meth:`run` as ``restore`` (with its
+        ``session_id``, ``entry``, ``payload`` and ``run_id``) to pause it again."""
+        return self.store.paused_runs()
+
+    def forget(self, run_id: str) -> None:
+        """Make sure a paused run will not resume after a restart (call it before
+        cancelling the run on purpose)."""
+        gate = self._gates.get(run_id)
+        if gate is not None:
+            gate.forget()
+        else:
+            self.store.delete_paused(run_id)
+
+    def _gate(self, session: Session, graph: Graph, run_id: str, restore: bool) -> Gate | None:
+        """Return where this run may pause, or ``None`` when it cannot pause."""
+        points = self._breakpoints.get(session.id)
+        destructive = self.approve_destructive_tools and self.tools is not None
+        if not (points or graph.approval_nodes or graph.approval_tools or destructive or restore):
+            return None
+        return Gate(
+            self.pauses,
+            run_id,
+            session.id,
+            graph.name,
+            before=points.before if points else (),
+            after=points.after if points else (),
+            approve_nodes=graph.approval_nodes,
+            approve_tools=graph.approval_tools,
+            approve_destructive=destructive,
+            timeout_s=self.pause_timeout_s,
+            store=self.store,
+        )
+
     # -- runs -----------------------------------------------------------------
 
     async def run(
-        self, session_id: str, entry: str, payload: Any, *, run_id: str | None = None
+        self,
+        session_id: str,
+        entry: str,
+        payload: Any,
+        *,
+        run_id: str | None = None,
+        restore: dict[str, Any] | None = None,
     ) -> RunResult:
         """Run one turn: ``payload`` enters the session's graph at ``entry``.
 
         Turns of one session run one after another; turns of different sessions run
-        in parallel.
+        in parallel. ``restore`` is a snapshot from :meth:`paused_runs`: the run goes on
+        from where it was paused before a restart (see :func:`.executor.execute`).
+        A run cancelled while its pause is stored (the server stopping) leaves no turn
+        in the history: it resumes at the next start.
 
         Raises:
             UnknownSessionError: no such session.
@@ -356,18 +504,34 @@ class Runtime:
             raise SessionBusyError(session_id, self.max_waiting_turns)
         async with lock:
             if self.lease is None:
-                return await self._turn(session, entry, payload, run_id)
+                return await self._turn(session, entry, payload, run_id, restore)
             async with self.lease(session_id):  # Redis mode: one turn in all processes
                 session = self._load(session_id, self._sessions.get(session_id))
-                return await self._turn(session, entry, payload, run_id)
+                return await self._turn(session, entry, payload, run_id, restore)
 
     async def _turn(
-        self, session: Session, entry: str, payload: Any, run_id: str | None
+        self,
+        session: Session,
+        entry: str,
+        payload: Any,
+        run_id: str | None,
+        restore: dict[str, Any] | None,
     ) -> RunResult:
         """Run one turn of ``session`` (its turn lock held) and record it."""
-        graph = self.catalog.get(session.graph)
+        graph = self.catalog.get(restore["graph"] if restore else session.graph)
         active = await self._instances(session, graph)
         status, result = None, None
+        run_id = run_id or uuid.uuid4().hex[:12]
+        gate = None
+        if (  # a cheap test first: most runs cannot pause
+            self._breakpoints
+            or graph.approval_nodes
+            or graph.approval_tools
+            or (restore is not None or self.approve_destructive_tools)
+        ):
+            gate = self._gate(session, graph, run_id, restore is not None)
+        if gate is not None:
+            self._gates[run_id] = gate
         try:
             result = await execute(
                 graph,
@@ -379,6 +543,8 @@ class Runtime:
                 run_id=run_id,
                 llm=self.llm,
                 tools=self.tools,
+                gate=gate,
+                restore=restore,
             )
             status = "finished"
             return result
@@ -389,6 +555,12 @@ class Runtime:
             status = "cancelled"
             raise
         finally:
+            if gate is not None:
+                del self._gates[run_id]
+                if status == "cancelled" and gate.persisted:
+                    status = None  # stopped while paused: it resumes at the next start
+                elif gate.persisted or restore is not None:
+                    gate.forget()  # it ended (e.g. failed on another branch meanwhile)
             # a request refused before its run started (unknown entry, a payload
             # that does not fit) leaves no turn behind
             if status is not None:

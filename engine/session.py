@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -126,9 +127,24 @@ class SessionStore(Protocol):
         """Return a stored run record or ``None``."""
         ...
 
-    def interrupt_active(self, reason: str) -> list[RunRecord]:
-        """Mark the records still queued or running ``interrupted`` (with ``reason`` as
-        their error) and return them, oldest first."""
+    def interrupt_active(self, reason: str, spare: Collection[str] = ()) -> list[RunRecord]:
+        """Mark the records still queued, running or paused ``interrupted`` (with
+        ``reason`` as their error), except the run ids in ``spare``, and return them,
+        oldest first."""
+        ...
+
+    # paused runs (breakpoints, approval gates): what resumes one after a restart
+
+    def save_paused(self, run_id: str, session_id: str, data: dict[str, Any]) -> None:
+        """Store the snapshot of a paused run (insert or replace; JSON data)."""
+        ...
+
+    def delete_paused(self, run_id: str) -> None:
+        """Forget a paused run's snapshot (no error if absent)."""
+        ...
+
+    def paused_runs(self) -> list[dict[str, Any]]:
+        """Return the snapshots of every stored paused run, oldest first."""
         ...
 
 
@@ -143,6 +159,7 @@ class MemorySessionStore:
         self._data: dict[str, Session] = {}
         self._runs: OrderedDict[str, RunRecord] = OrderedDict()
         self._max_runs = max_runs
+        self._paused: dict[str, dict[str, Any]] = {}
 
     def load(self, session_id: str) -> Session | None:
         return self._data.get(session_id)
@@ -164,8 +181,19 @@ class MemorySessionStore:
     def load_run(self, run_id: str) -> RunRecord | None:
         return self._runs.get(run_id)
 
-    def interrupt_active(self, reason: str) -> list[RunRecord]:
-        found = [r for r in self._runs.values() if r.status in ACTIVE_STATUSES]
+    def interrupt_active(self, reason: str, spare: Collection[str] = ()) -> list[RunRecord]:
+        found = [
+            r for r in self._runs.values() if r.status in ACTIVE_STATUSES and r.run_id not in spare
+        ]
         for record in found:
             record.status, record.error, record.ended = RunStatus.INTERRUPTED, reason, time.time()
         return found
+
+    def save_paused(self, run_id: str, session_id: str, data: dict[str, Any]) -> None:
+        self._paused[run_id] = data
+
+    def delete_paused(self, run_id: str) -> None:
+        self._paused.pop(run_id, None)
+
+    def paused_runs(self) -> list[dict[str, Any]]:
+        return list(self._paused.values())

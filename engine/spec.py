@@ -13,6 +13,7 @@ A graph file looks like::
     edges:
       - input.command -> thinker.command
     outputs: {response: output.response}
+    approval: [thinker, demo_db.delete_order]   # pause for approval (docs/graphs.md)
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ class GraphSpec(BaseModel):
     edges: list[str] = Field(default_factory=list, description="'node.port -> node.port'")
     outputs: dict[str, str] = Field(
         default_factory=dict, description="result name -> 'node.port' of an output port"
+    )
+    approval: list[str] = Field(
+        default_factory=list,
+        description="node ids to pause before, and tool names ('tool' or 'server.tool') "
+        "whose calls pause, until a person resumes the run",
     )
 
 

@@ -7,9 +7,10 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .errors import StoreError
 from .files import private_file, private_folder
@@ -45,6 +46,12 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_session ON events (session_id, seq);
+CREATE TABLE IF NOT EXISTS paused_runs (
+    run_id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    paused REAL NOT NULL,
+    data TEXT NOT NULL
+);
 """
 _ACTIVE = tuple(str(s) for s in ACTIVE_STATUSES)
 
@@ -63,12 +70,14 @@ class SqliteSessionStore:
 
     One row per session, rewritten after every turn (a session is small: its history
     is bounded), and one row per run accepted through the API (a :class:`RunRecord`
-    as JSON). The ``events`` table is written by :class:`SqliteEventLog`. WAL
-    journaling lets another process (or the event log's writer thread) read while the
-    server writes. The file is created 0600 (SQLite gives its ``-wal`` and ``-shm``
-    files the mode of the database file) in a folder created 0700: sessions hold user
-    text. Text JSON cannot carry in UTF-8 (lone surrogates from a model's reply ...) is
-    replaced with U+FFFD when saved, and when loaded from rows written before that rule.
+    as JSON). Table ``paused_runs`` holds one snapshot per run paused at a breakpoint or
+    approval gate, so it can pause again after a restart. The ``events`` table is
+    written by :class:`SqliteEventLog`. WAL journaling lets another process (or the
+    event log's writer thread) read while the server writes. The file is created 0600
+    (SQLite gives its ``-wal`` and ``-shm`` files the mode of the database file) in a
+    folder created 0700: sessions hold user text. Text JSON cannot carry in UTF-8 (lone
+    surrogates from a model's reply ...) is replaced with U+FFFD when saved, and when
+    loaded from rows written before that rule.
 
     Args:
         path: the database file (its folder is created), or ``":memory:"``.
@@ -131,6 +140,7 @@ class SqliteSessionStore:
             db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
             db.execute("DELETE FROM runs WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM paused_runs WHERE session_id = ?", (session_id,))
 
     # -- run records ------------------------------------------------------------
 
@@ -153,12 +163,14 @@ class SqliteSessionStore:
         row = self._db.execute("SELECT data FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return RunRecord.from_dict(json.loads(row[0])) if row is not None else None
 
-    def interrupt_active(self, reason: str) -> list[RunRecord]:
-        """Mark every ``queued`` or ``running`` record ``interrupted`` (call it once, at
-        start-up, before any run: those records belong to a process that is gone).
+    def interrupt_active(self, reason: str, spare: Collection[str] = ()) -> list[RunRecord]:
+        """Mark every ``queued``, ``running`` or ``paused`` record ``interrupted`` (call
+        it once, at start-up, before any run: those records belong to a process that is
+        gone).
 
         Args:
             reason: the records' ``error`` text.
+            spare: run ids left as they are (paused runs that will pause again).
 
         Returns:
             The records changed, oldest first.
@@ -170,7 +182,8 @@ class SqliteSessionStore:
         rows = self._db.execute(
             f"SELECT data FROM runs WHERE status IN ({marks})", _ACTIVE
         ).fetchall()
-        records = sorted((RunRecord.from_dict(json.loads(r[0])) for r in rows), key=_queued)
+        found = (RunRecord.from_dict(json.loads(r[0])) for r in rows)
+        records = sorted((r for r in found if r.run_id not in spare), key=_queued)
         now = time.time()
         for record in records:
             record.status, record.error, record.ended = RunStatus.INTERRUPTED, reason, now
@@ -183,6 +196,24 @@ class SqliteSessionStore:
                 ],
             )
         return records
+
+    def save_paused(self, run_id: str, session_id: str, data: dict[str, Any]) -> None:
+        """Store a paused run's snapshot (table ``paused_runs``, one JSON row per run)."""
+        text = dumps_clean(jsonable(data), "paused run")
+        with self._writing(f"save paused run '{run_id}'") as db:
+            db.execute(
+                "INSERT OR REPLACE INTO paused_runs (run_id, session_id, paused, data) "
+                "VALUES (?, ?, ?, ?)",
+                (run_id, session_id, time.time(), text),
+            )
+
+    def delete_paused(self, run_id: str) -> None:
+        with self._writing(f"forget paused run '{run_id}'") as db:
+            db.execute("DELETE FROM paused_runs WHERE run_id = ?", (run_id,))
+
+    def paused_runs(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT data FROM paused_runs ORDER BY paused")
+        return [json.loads(r[0]) for r in rows]
 
     def close(self) -> None:
         """Close the database connection."""

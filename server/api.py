@@ -18,10 +18,12 @@ from cogpipe.engine import (
     CatalogEntry,
     EventLog,
     JsonlSink,
+    ResumeError,
     Runtime,
     Session,
     StoreError,
     UnknownGraphError,
+    UnknownNodeError,
     to_cytoscape,
     to_mermaid,
 )
@@ -31,6 +33,7 @@ from cogpipe.settings import Settings
 from .errors import ApiError, problem_texts
 from .models import (
     ActionIn,
+    BreakpointsBody,
     DashboardReport,
     DefaultGraph,
     ErrorBody,
@@ -39,6 +42,7 @@ from .models import (
     GraphSummary,
     Health,
     MessageIn,
+    ResumeIn,
     RunAccepted,
     RunInfo,
     SessionCreate,
@@ -193,10 +197,11 @@ async def list_graphs(rt: RuntimeDep) -> list[dict[str, Any]]:
 @router.get("/graphs/{name}", response_model=GraphDetail, tags=["graphs"])
 async def get_graph(name: str, rt: RuntimeDep) -> dict[str, Any]:
     """One graph: YAML, cytoscape.js elements and Mermaid text (``valid: false`` and
-    ``elements: null`` when the file has problems)."""
+    ``elements: null`` when the file has problems; after an invalid edit of a valid file
+    the elements are those of the last valid version, which keeps running)."""
     entry = _catalog_entry(rt, name)
     graph = entry.graph
-    text: str | None = graph.text if graph else None
+    text: str | None = graph.text if graph and entry.valid else None
     if text is None and entry.path is not None:
         text = await anyio.Path(entry.path).read_text(encoding="utf-8", errors="replace")
     return {
@@ -320,6 +325,26 @@ async def switch_graph(session_id: str, body: SwitchGraph, rt: RuntimeDep) -> di
     return _session_detail(rt.session(session_id))
 
 
+@router.get("/sessions/{session_id}/breakpoints", response_model=BreakpointsBody, tags=["sessions"])
+async def get_breakpoints(session_id: str, rt: RuntimeDep) -> dict[str, Any]:
+    """The session's breakpoints (kept in memory until the server restarts)."""
+    return dataclasses.asdict(rt.breakpoints(session_id))
+
+
+@router.put("/sessions/{session_id}/breakpoints", response_model=BreakpointsBody, tags=["sessions"])
+async def put_breakpoints(session_id: str, body: BreakpointsBody, rt: RuntimeDep) -> dict[str, Any]:
+    """Replace the session's breakpoints: its runs pause before / after these nodes, from
+    its next run on (``run.paused``; resume with ``POST /api/runs/{run_id}/resume``).
+    Names the session's graph does not run are a 409 listing them and the graph's nodes
+    (the request is well formed; it conflicts with the graph the session runs, as an
+    event the graph has no entry for does)."""
+    try:
+        points = rt.set_breakpoints(session_id, body.before, body.after)
+    except UnknownNodeError as exc:
+        raise ApiError(409, exc.message, unknown=exc.unknown, known=exc.known) from None
+    return dataclasses.asdict(points)
+
+
 def _accepted(record: RunRecord, response: Response) -> dict[str, Any]:
     response.headers["Location"] = f"/api/runs/{record.run_id}"
     return {"run_id": record.run_id, "session_id": record.session_id, "status": record.status}
@@ -440,6 +465,27 @@ async def cancel_run(run_id: str, runs: RunsDep, request: Request) -> dict[str, 
     runs.cancel(record)
     with anyio.move_on_after(2.0):
         await record.ended.wait()
+    return record.info()
+
+
+@router.post("/runs/{run_id}/resume", response_model=RunInfo, tags=["runs"])
+async def resume_run(run_id: str, body: ResumeIn, runs: RunsDep, rt: RuntimeDep) -> dict[str, Any]:
+    """Resume a paused run: ``continue``, ``step`` (pause before the next node) or
+    ``reject`` (skip the pending node, drop its outputs, or refuse the tool call), with
+    ``inputs`` replacing the pending inputs or tool arguments (422 with ``problems``
+    when they do not fit). 409 when the run is not paused. Answers once the run took
+    the decision (its ``run.resumed`` event was emitted)."""
+    record = _run(runs, run_id)
+    try:
+        pause = rt.resume(run_id, body.action, body.inputs)
+    except ResumeError as exc:
+        raise ApiError(422, f"invalid request: {exc.message}", problems=exc.problems) from None
+    except LookupError:
+        raise ApiError(
+            409, f"run '{run_id}' is not paused (it is {record.status})", run=record.info()
+        ) from None
+    with anyio.move_on_after(2.0):  # the run's task takes the decision at its next step
+        await pause.taken.wait()
     return record.info()
 
 

@@ -43,6 +43,7 @@ from .middleware import (
 )
 from .openapi import finish_openapi
 from .quota import SessionQuota
+from .reload import watch_graphs
 from .responses import SafeJSONResponse
 from .runs import RunRegistry
 from .streams import EventStreams, StreamOptions
@@ -162,6 +163,10 @@ def _lifespan(
             runtime.bus.add(runs)
             app.state.runtime, app.state.runs, app.state.cluster = runtime, runs, cluster
             app.state.streams = EventStreams(runtime, options, shared=cluster)
+            if cluster is None:  # Redis mode: a dead worker's paused runs are interrupted
+                runs.restore_paused()  # runs paused when the server last stopped pause again
+            if settings.watch_graphs:
+                tg.start_soon(watch_graphs, runtime, name="graph folder watcher")
             try:
                 yield
             finally:

@@ -28,6 +28,7 @@ from cogpipe.nodes.types import UIAction
 
 __all__ = [
     "ActionIn",
+    "BreakpointsBody",
     "DashboardReport",
     "DefaultGraph",
     "ErrorBody",
@@ -38,6 +39,8 @@ __all__ = [
     "HiddenTool",
     "MessageIn",
     "OfferedTool",
+    "PauseInfo",
+    "ResumeIn",
     "RunAccepted",
     "RunInfo",
     "RunProgress",
@@ -53,7 +56,7 @@ __all__ = [
     "encodable_params",
 ]
 
-RunStatus = Literal["queued", "running", "finished", "failed", "cancelled", "interrupted"]
+RunStatus = Literal["queued", "running", "paused", "finished", "failed", "cancelled", "interrupted"]
 
 
 def unencodable_error(where: str, what: str) -> PydanticCustomError:
@@ -246,6 +249,28 @@ class ActionIn(UIAction, _Request):
     """A UI action as posted by the browser (``UIAction``: a control was clicked)."""
 
 
+class BreakpointsBody(_Request):
+    """A session's breakpoints: node ids to pause before and after (from its next run)."""
+
+    before: list[str] = Field(default_factory=list, max_length=1000)
+    after: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class ResumeIn(_Request):
+    """How a paused run goes on."""
+
+    action: Literal["continue", "step", "reject"] = Field(
+        description="continue; step: pause again before the next node; reject: skip the "
+        "node (after a node: drop its outputs; at a tool call: refuse the call)"
+    )
+    inputs: dict[str, Any] | None = Field(
+        None,
+        description="replaces the pending node's inputs (ports given replace those ports; "
+        "validated against the node's Inputs) or the tool call's arguments (validated "
+        "against the tool's input schema)",
+    )
+
+
 class DashboardReport(_Request):
     """What the browser shows: the controls version and the ids of visible controls."""
 
@@ -308,6 +333,23 @@ class RunProgress(BaseModel):
     total: int = 0
 
 
+class PauseInfo(BaseModel):
+    """Where a paused run waits (the ``run.paused`` event's data)."""
+
+    model_config = ConfigDict(extra="allow")
+    node: str
+    kind: str
+    where: Literal["before", "after", "step", "approval", "tool"]
+    reason: str
+    inputs: dict[str, Any] | None = Field(None, description="the pending node's inputs")
+    outputs: dict[str, Any] | None = Field(None, description="after a node: its outputs")
+    tool: str | None = Field(None, description="at a tool call: the tool (server.tool)")
+    arguments: dict[str, Any] | None = Field(None, description="at a tool call: arguments")
+    since: float = Field(description="Unix seconds when it paused")
+    deadline: float = Field(description="Unix seconds when the run fails without a decision")
+    editable: bool = Field(description="whether 'inputs' may be given when resuming")
+
+
 class RunInfo(BaseModel):
     """A run started through the API."""
 
@@ -330,6 +372,7 @@ class RunInfo(BaseModel):
     worker: str | None = Field(
         None, description="Redis mode: the process that ran it (`<host>:<pid>:<random>`)"
     )
+    pause: PauseInfo | None = Field(None, description="where it waits, while 'paused'")
 
 
 class StreamTicket(BaseModel):

@@ -3,13 +3,15 @@ and this registry answers what became of it (status, progress, result) and cance
 
 Status moves ``queued`` (accepted; may wait behind the session's running turn) →
 ``running`` (its ``run.started`` event was seen) → ``finished`` | ``failed`` |
-``cancelled``. Every change is written to the session store as a
-:class:`cogpipe.engine.RunRecord` (``queued`` before the API answers 202), so a run
-outlives this registry: after a crash, :meth:`RunRegistry.recover` turns the records
-left ``queued`` or ``running`` into ``interrupted``, and :meth:`RunRegistry.stored`
-answers for runs no longer in memory. Progress counts the run's ``node.finished`` and
-``node.skipped`` trace events against the number of nodes its graph runs per turn, so
-the registry is a trace observer like any other.
+``cancelled``; a running run is ``paused`` between its ``run.paused`` and
+``run.resumed`` events (breakpoints, approval gates). Every change is written to the
+session store as a :class:`cogpipe.engine.RunRecord` (``queued`` before the API answers
+202), so a run outlives this registry: after a crash, :meth:`RunRegistry.recover` turns
+the records left ``queued`` or ``running`` into ``interrupted`` (a ``paused`` run is
+restored paused instead, :meth:`RunRegistry.restore_paused`), and
+:meth:`RunRegistry.stored` answers for runs no longer in memory. Progress counts the
+run's ``node.finished`` and ``node.skipped`` trace events against the number of nodes
+its graph runs per turn, so the registry is a trace observer like any other.
 """
 
 from __future__ import annotations
@@ -70,13 +72,14 @@ class RunRecord:
     started: float | None = None
     duration_ms: float | None = None
     worker: str | None = None
+    pause: dict[str, Any] | None = None
     cancel_requested: bool = False
     scope: anyio.CancelScope | None = None
     ended: anyio.Event = field(default_factory=anyio.Event)
 
     @property
     def active(self) -> bool:
-        """Whether the run is queued or running."""
+        """Whether the run has not ended (queued, running or paused)."""
         return self.status not in _ENDED
 
     def info(self) -> dict[str, Any]:
@@ -105,6 +108,7 @@ class RunRecord:
             {
                 "progress": {"done": self.done, "skipped": self.skipped, "total": self.total},
                 **({"worker": self.worker} if self.worker else {}),
+                "pause": self.pause if self.status == "paused" else None,
             },
         )
 
@@ -126,6 +130,7 @@ def stored_info(record: StoredRun) -> dict[str, Any]:
         "started": record.started,
         "duration_ms": record.duration_ms,
         "worker": record.extra.get("worker"),
+        "pause": record.extra.get("pause") if str(record.status) == "paused" else None,
     }
 
 
@@ -200,6 +205,39 @@ class RunRegistry(Observer):
         self._save(record)
         await self._drive(record, stored.input)
 
+    def restore_paused(self) -> list[RunRecord]:
+        """Start again, paused where they were, the runs the session store holds as
+        paused (the server stopped while they waited); call once at start-up. A run
+        whose session or graph is gone is forgotten, with a warning in the log.
+
+        Returns:
+            the records of the restored runs (status ``queued`` until they pause).
+        """
+        rt, restored = self.runtime, []
+        for snap in rt.paused_runs():
+            run_id = snap["run_id"]
+            try:
+                rt.session(snap["session_id"])
+                graph = rt.catalog.get(snap["graph"])
+            except (LookupError, ValueError) as exc:
+                log.warning("paused run %s cannot be restored: %s", run_id, exc)
+                rt.forget(run_id)
+                continue
+            record = RunRecord(
+                run_id,
+                snap["session_id"],
+                graph.name,
+                snap["entry"],
+                len(graph.flow),
+                input=snap["payload"],
+            )
+            self._runs[run_id] = record
+            self.task_group.start_soon(
+                self._drive, record, snap["payload"], snap, name=f"run {run_id} (restored)"
+            )
+            restored.append(record)
+        return restored
+
     def get(self, run_id: str) -> RunRecord | None:
         """Return the record of ``run_id``, or ``None`` when unknown or forgotten."""
         return self._runs.get(run_id)
@@ -218,7 +256,10 @@ class RunRegistry(Observer):
             StoreError: the store cannot be written.
         """
         rt = self.runtime
-        found = rt.store.interrupt_active(INTERRUPTED)
+        found = rt.store.interrupt_active(
+            INTERRUPTED,
+            spare={snap["run_id"] for snap in rt.paused_runs()},  # they pause again
+        )
         for record in found:
             try:
                 session = rt.session(record.session_id)
@@ -255,6 +296,7 @@ class RunRegistry(Observer):
     def cancel(self, record: RunRecord) -> None:
         """Ask a queued or running run to stop; it ends as ``cancelled``."""
         record.cancel_requested = True
+        self.runtime.forget(record.run_id)  # a paused run cancelled on purpose stays ended
         if record.scope is not None:
             record.scope.cancel()
 
@@ -269,6 +311,12 @@ class RunRegistry(Observer):
             record.done += 1
         elif kind == "node.skipped":
             record.skipped += 1
+        elif kind == "run.paused":
+            record.status, record.pause = "paused", event.data
+            self._save(record)
+        elif kind == "run.resumed":
+            record.status, record.pause = "running", None
+            self._save(record)
         elif kind == "run.started":
             record.status, record.started = "running", event.ts
             if event.graph != record.graph:  # switched while the run was queued
@@ -277,14 +325,16 @@ class RunRegistry(Observer):
                 record.total = len(graph.flow)
             self._save(record)
 
-    async def _drive(self, record: RunRecord, payload: Any) -> None:
+    async def _drive(
+        self, record: RunRecord, payload: Any, restore: dict[str, Any] | None = None
+    ) -> None:
         try:
             with anyio.CancelScope() as scope:
                 record.scope = scope
                 if record.cancel_requested:
                     scope.cancel()
                 result = await self.runtime.run(
-                    record.session_id, record.entry, payload, run_id=record.run_id
+                    record.session_id, record.entry, payload, run_id=record.run_id, restore=restore
                 )
                 record.outputs = jsonable(result.outputs)
                 record.warnings = list(result.warnings)

@@ -148,7 +148,7 @@ def test_a_bad_value_names_the_key_and_its_variable(tmp_path: Path) -> None:
 def test_an_unknown_key_lists_the_known_ones(tmp_path: Path) -> None:
     config = tmp_path / "typo.yaml"
     config.write_text("ring_sise: 3\n")
-    known = r"unknown setting 'ring_sise'\. Known: allowed_hosts, data_dir, "
+    known = r"unknown setting 'ring_sise'\. Known: allowed_hosts, approve_destructive_tools, "
     with pytest.raises(SettingsError, match=known):
         Settings.load({"COGPIPE_CONFIG": str(config)})
 

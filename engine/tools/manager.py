@@ -16,13 +16,15 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types
 
 from ..errors import ToolArgumentsError, ToolError
+from ..pauses import ResumeError
 from ..trace import DETAIL_CHARS, preview
 from .arguments import validate_arguments
 from .config import ToolCallResult, ToolInfo, ToolServerConfig
@@ -38,6 +40,8 @@ log = logging.getLogger("cogpipe.engine.tools")
 
 Emit = Callable[[str, dict[str, Any]], None]
 """``emit(type, data)``: how a call reports ``tool.*`` trace events (``RunContext.emit``)."""
+Approve = Callable[..., Awaitable[dict[str, Any] | None]]
+"""``RunContext.approve``: a run's approval hook for tool calls (:mod:`..pauses`)."""
 
 
 class ToolManager:
@@ -123,7 +127,7 @@ class ToolManager:
 
     def bind(self, ctx: RunContext) -> MCPToolHandle:
         """Return the handle a node run uses as ``ctx.tools`` (the engine's ``Service``)."""
-        return MCPToolHandle(self, ctx.emit)
+        return MCPToolHandle(self, ctx.emit, ctx.approve)
 
     async def call(
         self,
@@ -132,6 +136,7 @@ class ToolManager:
         *,
         timeout_s: float | None = None,
         emit: Emit | None = None,
+        approve: Approve | None = None,
     ) -> ToolCallResult:
         """Call a tool and wait for its result.
 
@@ -148,6 +153,9 @@ class ToolManager:
                 connected is limited by its ``connect_timeout_s`` instead.
             emit: receives ``tool.started``, then ``tool.finished`` or ``tool.failed``;
                 only ``tool.failed`` when the call is refused before it starts.
+            approve: the run's approval hook (``RunContext.approve``): awaited once the
+                call is admitted; it may pause the run, replace the arguments or
+                reject the call.
 
         Returns:
             The result; ``ok`` is ``False`` when the tool reported an error (MCP
@@ -159,7 +167,8 @@ class ToolManager:
             ToolError: unknown, ambiguous or hidden name (the message lists the choices
                 or names the rule), server not available, timeout, or the server
                 failed during the call and again after one reconnect and retry;
-                ``kind`` says which.
+                ``kind`` says which. ``rejected``: the call was rejected at its
+                approval pause.
         """
         arguments = dict(arguments or {})
         call_id = uuid.uuid4().hex[:12]  # ties the call's events together
@@ -170,6 +179,30 @@ class ToolManager:
             refused = {"error": exc.message, "error_kind": exc.kind, "duration_ms": 0.0}
             _send(emit, "tool.failed", server=server, tool=name, call_id=call_id, **refused)
             raise
+        if approve is not None:
+            approved = await approve(
+                tool.qualified,
+                [tool.qualified, tool.name],
+                tool.destructive,
+                arguments,
+                partial(_replacement_arguments, tool),
+            )
+            if approved is None:
+                error = ToolError(
+                    f"the call of tool '{tool.qualified}' was rejected at its approval pause",
+                    kind="rejected",
+                )
+                refused = {"error": error.message, "error_kind": error.kind, "duration_ms": 0.0}
+                _send(
+                    emit,
+                    "tool.failed",
+                    server=tool.server,
+                    tool=tool.name,
+                    call_id=call_id,
+                    **refused,
+                )
+                raise error
+            arguments = approved
         conn = self._conns[tool.server]
         limit = conn.config.timeout_s if timeout_s is None else timeout_s
         return await self._traced(conn, tool, arguments, limit, emit, call_id)
@@ -308,9 +341,10 @@ class MCPToolHandle:
     ``server`` ``None`` unless the tool was found.
     """
 
-    def __init__(self, manager: ToolManager, emit: Emit) -> None:
+    def __init__(self, manager: ToolManager, emit: Emit, approve: Approve | None = None) -> None:
         self._manager = manager
         self._emit = emit
+        self._approve = approve
 
     async def list(self) -> builtins.list[ToolInfo]:
         """Return every available tool (see :meth:`ToolManager.list_tools`)."""
@@ -324,11 +358,27 @@ class MCPToolHandle:
         self, name: str, arguments: dict[str, Any] | None = None, *, timeout_s: float | None = None
     ) -> ToolCallResult:
         """Call a tool, traced (see :meth:`ToolManager.call` for names and errors)."""
-        return await self._manager.call(name, arguments, timeout_s=timeout_s, emit=self._emit)
+        return await self._manager.call(
+            name, arguments, timeout_s=timeout_s, emit=self._emit, approve=self._approve
+        )
 
     def openai_tools(self) -> builtins.list[dict[str, Any]]:
         """Return the tools as OpenAI function tools (see :meth:`ToolManager.openai_tools`)."""
         return self._manager.openai_tools()
+
+
+def _replacement_arguments(tool: ToolInfo, arguments: Any) -> dict[str, Any]:
+    """Check arguments given when a paused tool call is resumed.
+
+    Raises:
+        ResumeError: not an object, or not valid for the tool's input schema.
+    """
+    if not isinstance(arguments, dict):
+        raise ResumeError(f"arguments of tool '{tool.qualified}' must be a JSON object")
+    problems = validate_arguments(tool, arguments)
+    if problems:
+        raise ResumeError(f"arguments do not fit tool '{tool.qualified}'", problems)
+    return arguments
 
 
 def _send(emit: Emit | None, type: str, **data: Any) -> None:

@@ -69,6 +69,10 @@ export const api = {
   reportDashboard: (id, version, controls) =>
     request('PUT', `/api/sessions/${enc(id)}/dashboard`, { version, controls }),
   run: (runId) => request('GET', `/api/runs/${enc(runId)}`),
+  resume: (runId, action, inputs) => request('POST', `/api/runs/${enc(runId)}/resume`,
+    inputs === undefined ? { action } : { action, inputs }),
+  breakpoints: (id) => request('GET', `/api/sessions/${enc(id)}/breakpoints`),
+  setBreakpoints: (id, points) => request('PUT', `/api/sessions/${enc(id)}/breakpoints`, points),
   // EventSource cannot send the token: a one-time ticket opens one stream instead.
   streamTicket: () => request('POST', '/api/stream-tickets').then((t) => t.ticket),
   traces: () => request('GET', '/api/traces'),

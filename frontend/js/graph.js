@@ -46,6 +46,19 @@ const STYLE = [
   { selector: 'node.unreached', style: {
     'background-color': '#e2e8f0', 'border-color': '#94a3b8', 'border-style': 'dotted',
     color: '#64748b' } },
+  // A run paused at this node (breakpoint, approval gate): an outline around its state.
+  { selector: 'node.paused', style: {
+    'outline-width': 5, 'outline-color': '#7c3aed', 'outline-offset': 3, 'outline-opacity': 0.9 } },
+  // A graph file changed while the server runs: the diff until dismissed (pause.js).
+  { selector: 'node[diff = "added"]', style: {
+    'outline-width': 4, 'outline-color': '#16a34a', 'outline-offset': 3 } },
+  { selector: 'node[diff = "changed"]', style: {
+    'outline-width': 4, 'outline-color': '#ea580c', 'outline-offset': 3 } },
+  { selector: 'node[diff = "removed"]', style: {
+    opacity: 0.4, 'border-style': 'dashed', 'background-color': '#f1f5f9' } },
+  { selector: 'edge[diff = "added"]', style: {
+    'line-color': '#16a34a', 'target-arrow-color': '#16a34a', width: 3 } },
+  { selector: 'edge[diff = "removed"]', style: { opacity: 0.35, 'line-style': 'dashed' } },
   // Entry pseudo-nodes keep their look whatever their state (listed after the states).
   { selector: 'node[role = "entry"]', style: {
     shape: 'round-tag', 'background-color': '#475569', 'border-color': '#475569',
@@ -184,6 +197,7 @@ export class GraphView {
           node.removeClass(STATES.join(' ')).removeClass('pulse').addClass(state);
         }
         node.toggleClass('entered', role === 'entry' && run?.entry === node.data('label'));
+        node.toggleClass('paused', run?.status === 'paused' && run.pause?.node === node.id());
       }
       for (const edge of this.cy.edges()) {
         const source = edge.data('source');
@@ -233,6 +247,7 @@ export class GraphView {
     const state = STATES.find((s) => node.hasClass(s)) ?? 'idle';
     const pos = node.renderedPosition();
     return { id, state, role: node.data('role'), kind: node.data('kind'),
+      paused: node.hasClass('paused'), diff: node.data('diff') ?? null,
       background: node.style('background-color'), border: node.style('border-color'),
       x: pos.x, y: pos.y, visible: node.visible(), font: node.renderedStyle('font-size') };
   }

@@ -10,6 +10,7 @@ import { Chat, answerText } from './chat.js';
 import { ControlsPanel } from './controls.js';
 import { GraphView } from './graph.js';
 import { Inspector } from './inspector.js';
+import { BreakpointToggles, PausePanel, diffBanner, withDiff } from './pause.js';
 import { resizable } from './layout.js';
 import { EventLog } from './log.js';
 import { Replay } from './replay.js';
@@ -35,6 +36,7 @@ const runs = new Runs();
 const loaded = new Map(); // run id -> a run read from a trace file
 const elements = new Map(); // graph name -> cytoscape elements
 const flashes = new Set(); // edge ids to flash at the next paint
+let banner = null; // a reloaded graph file: {graph, diff, old, merged} or {graph, problems}
 
 const status = new StatusBar($('topbar'));
 const graph = new GraphView($('graph'), { onSelect: (data) => select(data?.id ?? null) });
@@ -70,6 +72,12 @@ const traces = new TraceDialog($('trace-dialog'), {
   onRuns: (list) => { for (const run of list) loaded.set(run.id, run); schedule(); },
   onShow: (run) => { stopReplay(); pinned = run.id; schedule(); },
   onReplay: (run) => startReplay(run),
+});
+const pausePanel = new PausePanel($('pause-panel'), {
+  onResume: (runId, action, inputs) => api.resume(runId, action, inputs),
+});
+const breakpoints = new BreakpointToggles($('breakpoints'), {
+  onChange: (points) => api.setBreakpoints(sessionId, points),
 });
 resizable($('layout'));
 timeline.onZoom = () => timeline.render(shownRun(), clock());
@@ -115,6 +123,15 @@ function handle(ev) {
     elements.set(d.to, d.elements);
     sessionGraph = d.to;
     switcher.show(d.to);
+    showBanner(null);
+  }
+  if (ev.type === 'graph.updated') {
+    const old = elements.get(d.graph);
+    elements.set(d.graph, d.elements);
+    showBanner(d.diff ? { graph: d.graph, diff: d.diff, old,
+      merged: withDiff(d.elements, old, d.diff) } : null);
+  } else if (ev.type === 'graph.invalid') {
+    showBanner({ graph: d.graph, problems: d.problems, path: d.path });
   }
   chat.apply(ev);
   log.add(ev);
@@ -161,6 +178,7 @@ async function paint() {
       timeline.render(run, clock());
       drawInspector(run);
     }
+    pausePanel.show(runs.latest); // a live run waits for a decision, whatever is shown
     runbar.render({ runs: runs.list(), loaded: [...loaded.values()], shown: run, pinned, replay,
       sessionGraph });
   } catch (err) {
@@ -178,6 +196,7 @@ function clock() {
 
 /** The elements of graph `name`: the server's, or (a trace from elsewhere) the run's own. */
 async function elementsOf(name, run) {
+  if (banner?.merged && banner.graph === name) return banner.merged;
   if (!elements.has(name)) {
     const spec = await api.graph(name).catch(() => null);
     elements.set(name, spec?.valid ? spec.elements : null);
@@ -201,9 +220,19 @@ function drawInspector(run) {
   inspector.show(data, run, runs.background.get(selected) ?? []);
 }
 
+/** Show what a reload of the graph files did (null: nothing) until it is dismissed. */
+function showBanner(next) {
+  banner = next;
+  // the graph menu's node counts and validity change with the files
+  if (next) api.graphs().then((list) => switcher.fill(list)).catch(() => {});
+  $('graph-banners').replaceChildren(...(banner ? [diffBanner(banner, () => showBanner(null))] : []));
+  schedule();
+}
+
 function select(id) {
   selected = id;
   graph.select(id);
+  breakpoints.show(id);
   if (id) {
     showTab('inspector');
     drawInspector(shownRun());
@@ -349,6 +378,7 @@ async function boot() {
   switcher.show(session.graph);
   elements.set(session.graph, (await api.graph(session.graph)).elements);
   chat.loadHistory(session.history);
+  breakpoints.set(await api.breakpoints(sessionId));
   controls.apply(session.controls);
   await paint();
   // The first connection asks for last_event_id=0: the server replays the session's ring,

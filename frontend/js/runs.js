@@ -14,7 +14,7 @@ function newNode(id, kind) {
 function newRun(ev) {
   return { id: ev.run_id, session: ev.session_id, graph: ev.graph, entry: null, input: null,
     start: ev.ts, end: null, status: 'running', error: null, failedNode: null, duration_ms: null,
-    nodes: new Map(), edges: new Map(), events: [], last: ev.ts };
+    nodes: new Map(), edges: new Map(), events: [], last: ev.ts, pause: null };
 }
 
 /** Whether a run has ended (finished, failed, cancelled or interrupted). */
@@ -111,10 +111,14 @@ function applyRun(run, ev, d) {
   } else if (ENDED.has(ev.type.slice(4))) {
     Object.assign(run, { status: ev.type.slice(4), end: ev.ts, duration_ms: ev.duration_ms,
       error: d.error ?? null, failedNode: ev.type === 'run.failed' ? ev.node : null,
-      warnings: d.warnings ?? [] });
+      warnings: d.warnings ?? [], pause: null });
     // run.interrupted comes alone (after a restart): it names what the run was asked
     run.entry ??= d.entry ?? null;
     run.input ??= d.input ?? null;
+  } else if (ev.type === 'run.paused') {
+    Object.assign(run, { status: 'paused', pause: { ...d, node: ev.node } });
+  } else if (ev.type === 'run.resumed') {
+    Object.assign(run, { status: 'running', pause: null });
   } else {
     run.status = ev.type.slice(4); // a later state (e.g. paused) shows under its own name
   }

@@ -39,7 +39,6 @@ class Step(Node[StepParams], register=False):
 
     kind = "t_step"
 
-
     class Inputs(BaseModel):
         x: dict[str, Any]
 

@@ -28,7 +28,7 @@ CASES = {
     allowed keys here: kind, params, timeout_s, critical
   line 5: nodes.step.timeout_s: Input should be a valid number, unable to parse string as a number (got str)
   line 6: unknown key 'edge' at the top level. Did you mean 'edges'?
-    allowed keys here: name, description, entry, context, nodes, edges, outputs""",
+    allowed keys here: name, description, entry, context, nodes, edges, outputs, approval""",
     # duplicate keys, which YAML would silently merge
     "duplicate_key": """{path}: 1 problem in graph 'duplicate'
   line 6: duplicate key 'step' in nodes

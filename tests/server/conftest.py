@@ -40,7 +40,6 @@ class Echo(Node[EchoParams]):
 
     kind = "srv_echo_v1"
 
-
     class Inputs(BaseModel):
         text: str
 
@@ -69,7 +68,6 @@ class Nap(Node[NapParams]):
     """Sleeps ``sleep_s`` then passes the text on."""
 
     kind = "srv_nap_v1"
-
 
     class Inputs(BaseModel):
         text: str

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 
-from cogpipe.engine import RunRecord, RunStatus, TraceEvent
+from cogpipe.engine import MemorySessionStore, RunRecord, RunStatus, TraceEvent
 from cogpipe.engine.store import SqliteEventLog, SqliteSessionStore
 
 from .conftest import SSEReader, new_session, run_to_end, send, wait_for
@@ -213,17 +214,22 @@ def test_event_log_counts_failed_writes_and_goes_on(tmp_path: Path) -> None:
     log.close()
 
 
-def test_interrupt_active_marks_only_unfinished_runs(tmp_path: Path) -> None:
-    store = SqliteSessionStore(tmp_path / "s.db")
-    for i, status in enumerate(["queued", "running", "finished", "cancelled"]):
+@pytest.mark.parametrize(
+    "make", [lambda p: SqliteSessionStore(p / "s.db"), lambda p: MemorySessionStore()]
+)
+def test_interrupt_active_marks_only_unfinished_runs(make: Any, tmp_path: Path) -> None:
+    store = make(tmp_path)
+    statuses = ["queued", "running", "finished", "cancelled", "paused", "paused"]
+    for i, status in enumerate(statuses):
         store.save_run(RunRecord(f"r{i}", "s", "g", "message", None, status, float(i)))
-    found = store.interrupt_active("gone")
-    assert [r.run_id for r in found] == ["r0", "r1"]
+    # r5 is paused with a stored snapshot: it pauses again after the restart
+    found = store.interrupt_active("gone", spare={"r5"})
+    assert [r.run_id for r in found] == ["r0", "r1", "r4"]
     loaded = store.load_run("r1")
     assert loaded is not None and loaded.status == "interrupted" and loaded.error == "gone"
-    assert store.load_run("r2").status == "finished"  # type: ignore[union-attr]
-    assert store.interrupt_active("again") == []
-    store.close()
+    assert store.load_run("r2").status == "finished"
+    assert store.load_run("r5").status == "paused"
+    assert store.interrupt_active("again", spare={"r5"}) == []
 
 
 def test_a_record_from_a_newer_version_keeps_its_fields() -> None:
