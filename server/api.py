@@ -7,6 +7,7 @@ the event loop and are not thread-safe, so no route may run in the thread pool.
 from __future__ import annotations
 
 import dataclasses
+from contextlib import AbstractAsyncContextManager, nullcontext
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -120,6 +121,14 @@ def _failures(rt: Runtime) -> dict[str, Any]:
         elif isinstance(observer, EventLog):
             found["event_log"] = {"failed": observer.failed, "dropped": observer.dropped}
     return found
+
+
+def _changing(rt: Runtime, session_id: str) -> AbstractAsyncContextManager[Any]:
+    """Redis mode: hold the session as a turn does while a request changes it. It waits
+    for a turn running on any process, since that turn saves the whole session when it
+    ends and would undo the change. Without Redis, nothing: the running turn's session
+    is the same object, and its save includes the change."""
+    return rt.exclusive(session_id) if rt.lease is not None else nullcontext()
 
 
 def _stored_sessions(rt: Runtime) -> int | None:
@@ -321,8 +330,9 @@ async def switch_graph(session_id: str, body: SwitchGraph, rt: RuntimeDep) -> di
     are kept, and ``graph.switched`` (with the new elements) goes to the event streams."""
     rt.session(session_id)
     _named_graph(rt, body.graph, "graph")
-    rt.switch_graph(session_id, body.graph)
-    return _session_detail(rt.session(session_id))
+    async with _changing(rt, session_id):
+        rt.switch_graph(session_id, body.graph)
+        return _session_detail(rt.session(session_id))
 
 
 @router.get("/sessions/{session_id}/breakpoints", response_model=BreakpointsBody, tags=["sessions"])
@@ -397,9 +407,10 @@ async def post_action(
 async def put_dashboard(session_id: str, body: DashboardReport, rt: RuntimeDep) -> Response:
     """Report which controls the browser shows; kept as ``state["dashboard"]`` (the
     sensor node compares it with what the UI node built)."""
-    session = rt.session(session_id)
-    session.state["dashboard"] = {"version": body.version, "controls": body.controls}
-    rt.store.save(session)
+    async with _changing(rt, session_id):
+        session = rt.session(session_id)
+        session.state["dashboard"] = {"version": body.version, "controls": body.controls}
+        rt.store.save(session)
     return Response(status_code=204)
 
 

@@ -23,6 +23,14 @@ from .conftest import Serve, data_events
 Cluster = Callable[..., Serve]
 
 
+async def _two(cluster: Cluster) -> tuple[Serve, Serve]:
+    """Start two servers on the test's Redis prefix."""
+    a, b = cluster("a"), cluster("b")
+    await a.start()
+    await b.start()
+    return a, b
+
+
 async def _run_status(c: httpx2.AsyncClient, run_id: str, want: str, timeout: float) -> dict:
     with anyio.fail_after(timeout):
         while (run := (await c.get(f"/api/runs/{run_id}")).json()).get("status") != want:
@@ -31,9 +39,7 @@ async def _run_status(c: httpx2.AsyncClient, run_id: str, want: str, timeout: fl
 
 
 async def test_a_turn_posted_on_a_streams_on_b(cluster: Cluster) -> None:
-    a, b = cluster("a"), cluster("b")
-    await a.start()
-    await b.start()
+    a, b = await _two(cluster)
     async with (
         httpx2.AsyncClient(base_url=a.url, timeout=10) as ca,
         httpx2.AsyncClient(base_url=b.url, timeout=10) as cb,
@@ -89,9 +95,7 @@ async def _started(serve: Serve, text: str) -> tuple[str, dict[str, Any]]:
 
 
 async def test_a_cancel_sent_to_b_stops_the_run_on_a(cluster: Cluster) -> None:
-    first, second = cluster("a"), cluster("b")
-    await first.start()
-    await second.start()
+    first, second = await _two(cluster)
     sid, run = await _started(first, "sleep:30")
     a, b = await _worker_of(run, first, second)  # A runs it, whichever accepted it
     run_id = run["run_id"]
@@ -108,9 +112,7 @@ async def test_a_cancel_sent_to_b_stops_the_run_on_a(cluster: Cluster) -> None:
 
 
 async def test_concurrent_posts_through_both_never_overlap(cluster: Cluster) -> None:
-    a, b = cluster("a"), cluster("b")
-    await a.start()
-    await b.start()
+    a, b = await _two(cluster)
     async with (
         httpx2.AsyncClient(base_url=a.url, timeout=10) as ca,
         httpx2.AsyncClient(base_url=b.url, timeout=10) as cb,
@@ -146,9 +148,7 @@ async def test_concurrent_posts_through_both_never_overlap(cluster: Cluster) -> 
 
 
 async def test_kill_9_of_a_mid_turn(cluster: Cluster, redis_server: RedisServer) -> None:
-    first, second = cluster("a"), cluster("b")
-    await first.start()
-    await second.start()
+    first, second = await _two(cluster)
     sid, run = await _started(first, "sleep:30")
     run_a = run["run_id"]
     a, b = await _worker_of(run, first, second)  # A runs it, whichever accepted it
@@ -290,3 +290,20 @@ async def test_serve_workers_n_shares_one_port(tmp_path: Any, redis_server: Redi
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+async def test_a_graph_switch_on_b_during_a_turn_on_a_is_kept(cluster: Cluster) -> None:
+    a, b = await _two(cluster)
+    sid, run = await _started(a, "sleep:1")
+    async with httpx2.AsyncClient(base_url=b.url, timeout=10) as cb:
+        r = await cb.put(f"/api/sessions/{sid}/graph", json={"graph": "ask"})
+        assert r.status_code == 200, r.text
+        assert (await cb.get(f"/api/runs/{run['run_id']}")).json()["status"] == "finished"
+        r = await cb.put(f"/api/sessions/{sid}/dashboard", json={"version": 1, "controls": []})
+        assert r.status_code == 204
+    for serve in (a, b):  # the turn's save did not undo the switch (it waited for it)
+        async with httpx2.AsyncClient(base_url=serve.url, timeout=10) as c:
+            session = (await c.get(f"/api/sessions/{sid}")).json()
+        assert session["graph"] == "ask"
+        assert session["state"]["dashboard"] == {"version": 1, "controls": []}
+        assert [t["run_id"] for t in session["history"]] == [run["run_id"]]
