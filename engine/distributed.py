@@ -24,7 +24,8 @@ Keys, all under ``prefix`` (default ``cogpipe:``): ``session:<id>`` (JSON),
 ``sessions`` (sorted set: id by creation time), ``run:<id>`` (JSON; ended records
 expire after :data:`RUN_TTL_S`), ``runs:active`` (hash: run id -> worker id),
 ``worker:<id>`` (lease), ``lock:<session id>`` (turn lease), ``events:<session id>`` and
-``events`` (streams), ``cancel`` (pub/sub channel of run ids to cancel),
+``events`` (streams), ``cancel`` (pub/sub channel of run ids to cancel), ``resume``
+(pub/sub channel of resume requests; answers on ``reply:<random>`` lists),
 ``queue:<session id>`` (list of queued run ids), ``queues`` (set of sessions with queued
 turns), ``drain:<session id>`` (drain lease), ``turns`` (stream of wake-ups, consumer
 group ``workers``), ``paused`` (hash: run id -> paused run's snapshot and worker).
@@ -111,6 +112,7 @@ class Keys:
         self.active = f"{prefix}runs:active"
         self.events_all = f"{prefix}events"
         self.cancel = f"{prefix}cancel"
+        self.resume = f"{prefix}resume"
         self.queues = f"{prefix}queues"
         self.paused = f"{prefix}paused"
         self.turns = f"{prefix}turns"
@@ -120,6 +122,9 @@ class Keys:
 
     def run(self, run_id: str) -> str:
         return f"{self.prefix}run:{run_id}"
+
+    def reply(self, token: str) -> str:
+        return f"{self.prefix}reply:{token}"
 
     def worker(self, worker_id: str) -> str:
         return f"{self.prefix}worker:{worker_id}"

@@ -58,6 +58,8 @@ from .runs import RunRecord, RunRegistry, stored_info
 from .traces import find_trace, read_trace, trace_files
 
 if TYPE_CHECKING:
+    from cogpipe.engine import RunRecord as StoredRun
+
     from .cluster import Cluster
 
 __all__ = ["router", "server_version"]
@@ -479,13 +481,34 @@ async def cancel_run(run_id: str, runs: RunsDep, request: Request) -> dict[str, 
     return record.info()
 
 
+async def _resume_elsewhere(cluster: Cluster, stored: StoredRun, body: ResumeIn) -> dict[str, Any]:
+    """Redis mode: resume a run paused on another process, which answers over Redis."""
+    run_id = stored.run_id
+    answer = await cluster.resume(run_id, body.action, body.inputs)
+    if answer is not None and answer.get("error") == "invalid":
+        raise ApiError(422, f"invalid request: {answer['message']}", problems=answer["problems"])
+    if answer is None or answer.get("error"):
+        now = cluster.runtime.store.load_run(run_id) or stored
+        raise ApiError(
+            409, f"run '{run_id}' is not paused (it is {now.status})", run=stored_info(now)
+        )
+    return stored_info(cluster.runtime.store.load_run(run_id) or stored)
+
+
 @router.post("/runs/{run_id}/resume", response_model=RunInfo, tags=["runs"])
-async def resume_run(run_id: str, body: ResumeIn, runs: RunsDep, rt: RuntimeDep) -> dict[str, Any]:
+async def resume_run(
+    run_id: str, body: ResumeIn, runs: RunsDep, rt: RuntimeDep, request: Request
+) -> dict[str, Any]:
     """Resume a paused run: ``continue``, ``step`` (pause before the next node) or
     ``reject`` (skip the pending node, drop its outputs, or refuse the tool call), with
     ``inputs`` replacing the pending inputs or tool arguments (422 with ``problems``
     when they do not fit). 409 when the run is not paused. Answers once the run took
     the decision (its ``run.resumed`` event was emitted)."""
+    cluster = _cluster(request)
+    if cluster is not None and runs.get(run_id) is None:  # Redis mode: maybe another's
+        stored = runs.stored(run_id)
+        if stored is not None and stored.status == "paused":
+            return await _resume_elsewhere(cluster, stored, body)
     record = _run(runs, run_id)
     try:
         pause = rt.resume(run_id, body.action, body.inputs)

@@ -12,8 +12,9 @@
   process emitted it, to :attr:`Cluster.bus`, where this process's SSE clients listen
   (:class:`server.streams.EventStreams` with ``shared=``). Every process's clients so
   see the same events in the same order.
-* **cancels**: listens on the ``cancel`` pub/sub channel; a run id published there is
-  cancelled by the process that runs it (:meth:`Cluster.cancel` publishes it).
+* **commands**: listens on the ``cancel`` and ``resume`` pub/sub channels; the process
+  that runs the run named there cancels it, or resumes it and answers on a reply list
+  (:meth:`Cluster.cancel` and :meth:`Cluster.resume` publish them).
 * **sweeper**: every ``lease_s / 2``, marks ``interrupted`` the runs of workers whose
   lease expired (``kill -9``, a lost machine) and records them in their sessions
   (taking each session's turn lease first, so no turn runs meanwhile), then wakes the
@@ -26,7 +27,9 @@ See ``docs/deploy.md`` for what each failure does.
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 import time
 from typing import Any
 
@@ -34,10 +37,11 @@ import anyio
 import anyio.abc
 from redis.exceptions import RedisError
 
-from cogpipe.engine import EventBus, RunStatus, Runtime, StoreError
+from cogpipe.engine import EventBus, ResumeError, RunStatus, Runtime, StoreError
 from cogpipe.engine import RunRecord as StoredRun
 from cogpipe.engine.distributed import TurnQueue
 from cogpipe.engine.errors import LeaseLostError
+from cogpipe.engine.session import jsonable
 from cogpipe.redis_mode import RedisMode
 
 from .runs import INTERRUPTED, RunRegistry
@@ -73,7 +77,7 @@ class Cluster:
     def start(self, tg: anyio.abc.TaskGroup) -> None:
         """Start the background tasks in ``tg`` (they run until it is cancelled)."""
         tg.start_soon(self.redis.events.follow, self.redis.client, self.bus, self._events_state)
-        tg.start_soon(self._cancels, name="redis cancels")
+        tg.start_soon(self._commands, tg, name="redis commands")
         tg.start_soon(self._sweep, name="redis sweeper")
         tg.start_soon(self._consume, tg, name="redis turns")
 
@@ -104,18 +108,63 @@ class Cluster:
             await anyio.sleep(0.05)
         return record
 
-    async def _cancels(self) -> None:
+    async def resume(
+        self, run_id: str, action: str, inputs: dict[str, Any] | None, wait_s: float = 5.0
+    ) -> dict[str, Any] | None:
+        """Ask whichever process runs ``run_id`` to resume it; return its answer
+        (``{"ok": true}``, or ``{"error": "invalid", "message", "problems"}``, or
+        ``{"error": "not paused"}``), or ``None`` when no process answered in ``wait_s``.
+
+        Raises:
+            StoreError: Redis cannot be reached.
+        """
+        reply = self.redis.keys.reply(secrets.token_hex(8))
+        request = {"run_id": run_id, "action": action, "inputs": inputs, "reply": reply}
+        try:
+            await self.redis.client.publish(self.redis.keys.resume, json.dumps(request))
+            answer: Any = await self.redis.client.blpop([reply], timeout=wait_s)
+        except RedisError as exc:
+            raise StoreError(f"send the resume of run '{run_id}'", exc) from exc
+        return json.loads(answer[1]) if answer else None
+
+    async def _commands(self, tg: anyio.abc.TaskGroup) -> None:
+        keys = self.redis.keys
         while True:
             try:
                 async with self.redis.client.pubsub(ignore_subscribe_messages=True) as ps:
-                    await ps.subscribe(self.redis.keys.cancel)
+                    await ps.subscribe(keys.cancel, keys.resume)
                     async for message in ps.listen():
-                        record = self.runs.get(message["data"].decode())
-                        if record is not None and record.active:
-                            self.runs.cancel(record)
-            except (RedisError, OSError) as exc:
-                log.warning("listening for cancels in Redis failed (%s); retrying", exc)
+                        if message["channel"].decode() == keys.cancel:
+                            record = self.runs.get(message["data"].decode())
+                            if record is not None and record.active:
+                                self.runs.cancel(record)
+                            continue
+                        request = json.loads(message["data"])
+                        if self.runs.get(request["run_id"]) is not None:  # it runs here
+                            tg.start_soon(self._resume_here, request)
+            except (RedisError, OSError, ValueError) as exc:
+                log.warning("listening for commands in Redis failed (%s); retrying", exc)
                 await anyio.sleep(0.5)
+
+    async def _resume_here(self, request: dict[str, Any]) -> None:
+        """Resume a run of this process for another one; answer on its reply list once
+        the run took the decision (or after 2 s)."""
+        answer: dict[str, Any] = {"ok": True}
+        try:
+            pause = self.runtime.resume(request["run_id"], request["action"], request["inputs"])
+            with anyio.move_on_after(2.0):
+                await pause.taken.wait()
+        except ResumeError as exc:
+            answer = {"error": "invalid", "message": exc.message, "problems": exc.problems}
+        except LookupError:
+            answer = {"error": "not paused"}
+        try:
+            pipe = self.redis.client.pipeline()
+            pipe.rpush(request["reply"], json.dumps(jsonable(answer), default=str))
+            pipe.expire(request["reply"], 60)
+            await pipe.execute()
+        except RedisError as exc:
+            log.warning("could not answer a resume of run %s: %s", request["run_id"], exc)
 
     async def _consume(self, tg: anyio.abc.TaskGroup) -> None:
         """Take a wake-up whenever a slot is free and drain its session in ``tg``."""

@@ -307,3 +307,38 @@ async def test_a_graph_switch_on_b_during_a_turn_on_a_is_kept(cluster: Cluster) 
         assert session["graph"] == "ask"
         assert session["state"]["dashboard"] == {"version": 1, "controls": []}
         assert [t["run_id"] for t in session["history"]] == [run["run_id"]]
+
+
+GATED = """\
+name: gated
+description: the step node waits for a person's approval
+entry: {message: step.text}
+nodes:
+  step: {kind: fault_step_v1}
+outputs: {response: step.response}
+approval: [step]
+"""
+
+
+async def test_a_run_paused_on_a_is_resumed_through_b(cluster: Cluster) -> None:
+    first, second = cluster("a"), cluster("b")
+    for serve in (first, second):
+        (serve.root / "graphs" / "gated.yaml").write_text(GATED)
+        await serve.start()
+    async with httpx2.AsyncClient(base_url=first.url, timeout=10) as c:
+        sid = await session_on(c, "gated")
+        r = await c.post(f"/api/sessions/{sid}/messages", json={"text": "hi"})
+        run = await _run_status(c, r.json()["run_id"], "paused", 10)
+    _, b = await _worker_of(run, first, second)  # paused on the other one
+    run_id = run["run_id"]
+    async with httpx2.AsyncClient(base_url=b.url, timeout=10) as cb:
+        bad = await cb.post(f"/api/runs/{run_id}/resume", json={"action": "fly"})
+        assert bad.status_code == 422, bad.text  # A's answer, relayed by B
+        r = await cb.post(
+            f"/api/runs/{run_id}/resume", json={"action": "continue", "inputs": {"text": "ok"}}
+        )
+        assert r.status_code == 200, r.text
+        done = await _run_status(cb, run_id, "finished", 10)
+        assert done["outputs"] == {"response": "done: ok"} and done["worker"] == run["worker"]
+        again = await cb.post(f"/api/runs/{run_id}/resume", json={"action": "continue"})
+        assert again.status_code == 409
