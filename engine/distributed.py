@@ -26,6 +26,8 @@ expire after :data:`RUN_TTL_S`), ``runs:active`` (hash: run id -> worker id),
 ``worker:<id>`` (lease), ``lock:<session id>`` (turn lease), ``events:<session id>`` and
 ``events`` (streams), ``cancel`` (pub/sub channel of run ids to cancel), ``resume``
 (pub/sub channel of resume requests; answers on ``reply:<random>`` lists),
+``breakpoints`` (hash: session id -> its breakpoints; and the pub/sub channel that
+announces a change),
 ``queue:<session id>`` (list of queued run ids), ``queues`` (set of sessions with queued
 turns), ``drain:<session id>`` (drain lease), ``turns`` (stream of wake-ups, consumer
 group ``workers``), ``paused`` (hash: run id -> paused run's snapshot and worker).
@@ -113,6 +115,7 @@ class Keys:
         self.events_all = f"{prefix}events"
         self.cancel = f"{prefix}cancel"
         self.resume = f"{prefix}resume"
+        self.breakpoints = f"{prefix}breakpoints"
         self.queues = f"{prefix}queues"
         self.paused = f"{prefix}paused"
         self.turns = f"{prefix}turns"

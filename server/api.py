@@ -344,7 +344,9 @@ async def get_breakpoints(session_id: str, rt: RuntimeDep) -> dict[str, Any]:
 
 
 @router.put("/sessions/{session_id}/breakpoints", response_model=BreakpointsBody, tags=["sessions"])
-async def put_breakpoints(session_id: str, body: BreakpointsBody, rt: RuntimeDep) -> dict[str, Any]:
+async def put_breakpoints(
+    session_id: str, body: BreakpointsBody, rt: RuntimeDep, request: Request
+) -> dict[str, Any]:
     """Replace the session's breakpoints: its runs pause before / after these nodes, from
     its next run on (``run.paused``; resume with ``POST /api/runs/{run_id}/resume``).
     Names the session's graph does not run are a 409 listing them and the graph's nodes
@@ -354,6 +356,8 @@ async def put_breakpoints(session_id: str, body: BreakpointsBody, rt: RuntimeDep
         points = rt.set_breakpoints(session_id, body.before, body.after)
     except UnknownNodeError as exc:
         raise ApiError(409, exc.message, unknown=exc.unknown, known=exc.known) from None
+    if (cluster := _cluster(request)) is not None:  # Redis mode: every process pauses there
+        await cluster.share_breakpoints(session_id, points)
     return dataclasses.asdict(points)
 
 

@@ -14,7 +14,9 @@
   see the same events in the same order.
 * **commands**: listens on the ``cancel`` and ``resume`` pub/sub channels; the process
   that runs the run named there cancels it, or resumes it and answers on a reply list
-  (:meth:`Cluster.cancel` and :meth:`Cluster.resume` publish them).
+  (:meth:`Cluster.cancel` and :meth:`Cluster.resume` publish them); and on
+  ``breakpoints``: every process applies a session's breakpoints set on any process
+  (:meth:`Cluster.share_breakpoints`; kept in Redis for processes that start later).
 * **sweeper**: every ``lease_s / 2``, marks ``interrupted`` the runs of workers whose
   lease expired (``kill -9``, a lost machine) and records them in their sessions
   (taking each session's turn lease first, so no turn runs meanwhile), then wakes the
@@ -27,6 +29,7 @@ See ``docs/deploy.md`` for what each failure does.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import secrets
@@ -41,6 +44,7 @@ from cogpipe.engine import EventBus, ResumeError, RunStatus, Runtime, StoreError
 from cogpipe.engine import RunRecord as StoredRun
 from cogpipe.engine.distributed import TurnQueue
 from cogpipe.engine.errors import LeaseLostError
+from cogpipe.engine.pauses import Breakpoints
 from cogpipe.engine.session import jsonable
 from cogpipe.redis_mode import RedisMode
 
@@ -75,7 +79,18 @@ class Cluster:
         """Runs of dead workers this process marked ``interrupted``."""
 
     def start(self, tg: anyio.abc.TaskGroup) -> None:
-        """Start the background tasks in ``tg`` (they run until it is cancelled)."""
+        """Load the shared breakpoints, then start the background tasks in ``tg`` (they
+        run until it is cancelled).
+
+        Raises:
+            StoreError: Redis cannot be reached.
+        """
+        try:
+            kept: Any = self.redis.store.client.hgetall(self.redis.keys.breakpoints)
+        except RedisError as exc:
+            raise StoreError("load the breakpoints", exc) from exc
+        for sid in kept:
+            self._apply_breakpoints(sid.decode(), kept[sid])
         tg.start_soon(self.redis.events.follow, self.redis.client, self.bus, self._events_state)
         tg.start_soon(self._commands, tg, name="redis commands")
         tg.start_soon(self._sweep, name="redis sweeper")
@@ -132,8 +147,13 @@ class Cluster:
         while True:
             try:
                 async with self.redis.client.pubsub(ignore_subscribe_messages=True) as ps:
-                    await ps.subscribe(keys.cancel, keys.resume)
+                    await ps.subscribe(keys.cancel, keys.resume, keys.breakpoints)
                     async for message in ps.listen():
+                        if message["channel"].decode() == keys.breakpoints:
+                            sid = message["data"].decode()
+                            raw = await self.redis.client.hget(keys.breakpoints, sid)
+                            self._apply_breakpoints(sid, raw)
+                            continue
                         if message["channel"].decode() == keys.cancel:
                             record = self.runs.get(message["data"].decode())
                             if record is not None and record.active:
@@ -145,6 +165,32 @@ class Cluster:
             except (RedisError, OSError, ValueError) as exc:
                 log.warning("listening for commands in Redis failed (%s); retrying", exc)
                 await anyio.sleep(0.5)
+
+    async def share_breakpoints(self, session_id: str, points: Breakpoints) -> None:
+        """Keep a session's breakpoints (just set here) in Redis and have every process
+        apply them.
+
+        Raises:
+            StoreError: Redis cannot be reached.
+        """
+        keys, data = self.redis.keys, dataclasses.asdict(points)
+        pipe = self.redis.client.pipeline()
+        if data["before"] or data["after"]:
+            pipe.hset(keys.breakpoints, session_id, json.dumps(data))
+        else:
+            pipe.hdel(keys.breakpoints, session_id)
+        pipe.publish(keys.breakpoints, session_id)
+        try:
+            await pipe.execute()
+        except RedisError as exc:
+            raise StoreError(f"share the breakpoints of session '{session_id}'", exc) from exc
+
+    def _apply_breakpoints(self, session_id: str, raw: bytes | None) -> None:
+        data = json.loads(raw) if raw else {"before": [], "after": []}
+        try:
+            self.runtime.set_breakpoints(session_id, data["before"], data["after"])
+        except (LookupError, ValueError) as exc:  # the session or its nodes are gone
+            log.warning("breakpoints of session '%s' not applied: %s", session_id, exc)
 
     async def _resume_here(self, request: dict[str, Any]) -> None:
         """Resume a run of this process for another one; answer on its reply list once

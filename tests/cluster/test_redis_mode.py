@@ -342,3 +342,29 @@ async def test_a_run_paused_on_a_is_resumed_through_b(cluster: Cluster) -> None:
         assert done["outputs"] == {"response": "done: ok"} and done["worker"] == run["worker"]
         again = await cb.post(f"/api/runs/{run_id}/resume", json={"action": "continue"})
         assert again.status_code == 409
+
+
+async def test_breakpoints_set_on_b_pause_the_turn_wherever_it_runs(cluster: Cluster) -> None:
+    a, b = await _two(cluster)
+    async with (
+        httpx2.AsyncClient(base_url=a.url, timeout=10) as ca,
+        httpx2.AsyncClient(base_url=b.url, timeout=10) as cb,
+    ):
+        sids = [await session_on(ca, "step") for _ in range(6)]
+        for sid in sids:
+            r = await cb.put(f"/api/sessions/{sid}/breakpoints", json={"before": ["step"]})
+            assert r.status_code == 200, r.text
+        await anyio.sleep(0.3)  # the other process applies them from the channel
+        assert (await ca.get(f"/api/sessions/{sids[0]}/breakpoints")).json()["before"] == ["step"]
+        run_ids = []
+        for sid in sids:
+            r = await ca.post(f"/api/sessions/{sid}/messages", json={"text": "x"})
+            run_ids.append(r.json()["run_id"])
+        paused = [await _run_status(ca, run_id, "paused", 10) for run_id in run_ids]
+        for run in paused:
+            r = await ca.post(f"/api/runs/{run['run_id']}/resume", json={"action": "continue"})
+            assert r.status_code == 200, r.text
+            assert (await _run_status(cb, run["run_id"], "finished", 10))["outputs"] == {
+                "response": "done: x"
+            }
+    assert len({run["worker"] for run in paused}) == 2  # both processes paused a turn
