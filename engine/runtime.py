@@ -498,7 +498,10 @@ class Runtime:
             UnknownEntryError, ValueError: the event does not fit the graph's entries.
             NodeRunError: a node failed; the error's ``result`` holds the partial run.
         """
-        session = self.session(session_id)
+        if self.lease is None:
+            session = self.session(session_id)
+        elif session_id not in self._sessions:  # Redis mode: loaded afresh below anyway
+            self.session(session_id)
         lock = self._lock(session_id)
         if lock.locked() and lock.statistics().tasks_waiting >= self.max_waiting_turns:
             raise SessionBusyError(session_id, self.max_waiting_turns)

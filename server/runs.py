@@ -202,8 +202,7 @@ class RunRegistry(Observer):
         )
         self._runs[record.run_id] = record
         self._forget_old()
-        self._save(record)
-        await self._drive(record, stored.input)
+        await self._drive(record, stored.input)  # its record is saved at run.started
 
     def restore_paused(self) -> list[RunRecord]:
         """Start again, paused where they were, the runs the session store holds as
