@@ -11,7 +11,7 @@ CHROMIUM_PATH ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CHROMIUM_PATH
 
-.PHONY: run test setup chromium bench lint wheel clean
+.PHONY: run test setup chromium redis nginx bench lint wheel clean
 
 # The offline model at a pace a person can watch in the HUD (tests keep the fast defaults).
 COGPIPE_LLM_OFFLINE_CALL_S ?= 0.5
@@ -22,7 +22,7 @@ run: setup ## start the server with the default graph and the HUD on http://127.
 	COGPIPE_LLM_OFFLINE_TOKENS_PER_S=$(COGPIPE_LLM_OFFLINE_TOKENS_PER_S) \
 	$(BIN)/cogpipe serve $(ARGS)
 
-test: setup chromium ## run the whole test suite (engine, nodes, server, browser)
+test: setup chromium redis nginx ## run the whole test suite (engine, nodes, server, browser, Redis mode)
 	$(BIN)/pytest $(ARGS)
 
 setup: $(PY_STAMP) $(NPM_STAMP)
@@ -44,14 +44,25 @@ chromium: ## Debian's Chromium for Playwright (Playwright cannot download browse
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+redis: ## Debian's redis-server for the Redis mode tests (they start their own on a free port)
+	@command -v redis-server >/dev/null || { echo "== installing Debian's redis-server for the Redis mode tests (~10 s)" && \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+
+nginx: ## Debian's nginx, to run docs/examples/nginx.conf in front of two servers in a test
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "== installing Debian's nginx for the reverse-proxy test (~10 s)" && \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx >/dev/null; }
+
 wheel: setup ## build dist/cogpipe-<version>-py3-none-any.whl (graphs and the whole HUD inside)
 	$(BIN)/pip wheel --no-deps -q -w dist .
 	@ls -l dist/cogpipe-*.whl
 
-bench: setup ## print the engine, HUD and memory soak benchmarks (~5 min)
+bench: setup redis ## print the engine, HUD, memory soak and scale-out benchmarks (~7 min)
 	$(BIN)/python bench/engine_overhead.py
 	$(BIN)/python bench/hud_fanout.py
 	$(BIN)/python bench/soak.py
+	$(BIN)/python bench/scale_out.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -4,10 +4,10 @@ This is the one place that chooses cogpipe's default services, so that ``engine/
 stays free of the application above it: the LLM client (the offline model unless an
 endpoint is configured), the MCP tool servers (the demo database server unless others
 are configured; when the demo server is among them, the offline model also learns the
-demo's rules, ``cogpipe.demo.offline``), the session store (SQLite, or memory), the
-JSONL trace sink, the graph catalog and its default graph, and the operator's node
-modules, and the hook-event forwarder when ``hooks_url`` is set. The CLI, the server and
-embedding code all start a runtime through :func:`open_runtime`::
+demo's rules, ``cogpipe.demo.offline``), the session store (SQLite, memory, or Redis
+with ``redis_url``), the JSONL trace sink, the graph catalog and its default graph, the
+operator's node modules, and the hook-event forwarder when ``hooks_url`` is set. The
+CLI, the server and embedding code all start a runtime through :func:`open_runtime`::
 
     async with open_runtime(Settings.load()) as runtime:
         session = runtime.create_session()
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
 
 from cogpipe.engine import (
     EventLog,
@@ -34,6 +35,9 @@ from cogpipe.engine.tools import ToolServerConfig
 
 from .forward import HookForwarder
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .redis_mode import RedisMode
 
 __all__ = ["PREFERRED_DEFAULT", "catalog", "open_runtime", "tool_servers"]
 
@@ -97,6 +101,7 @@ async def open_runtime(
     *,
     observers: Iterable[Observer] = (),
     tools: bool = True,
+    redis: RedisMode | None = None,
 ) -> AsyncIterator[Runtime]:
     """Start everything a runtime needs, yield it, and shut it all down afterwards.
 
@@ -104,11 +109,16 @@ async def open_runtime(
         settings: what to start (default: :meth:`Settings.load`).
         observers: trace observers besides the JSONL sink and the runtime's ring.
         tools: ``False`` starts no MCP tool server (nodes then see no tools).
+        redis: Redis mode's connections when the caller opened them (the server does,
+            to read streams and leases itself); with ``settings.redis_url`` set and none
+            given, they are opened here. Its store, event streams and turn leases then
+            replace SQLite's store and event log.
 
     Raises:
         NodeModuleError: a node module cannot be imported.
         UnknownGraphError, GraphValidationError: the default graph cannot be used.
         OSError: the trace folder or the session database cannot be created.
+        RedisUnavailableError: ``redis_url`` is set and Redis does not answer there.
     """
     # the clients import the openai and mcp SDKs: only a runtime needs them
     from cogpipe.engine.llm import LLMClient
@@ -131,7 +141,14 @@ async def open_runtime(
             max_bytes=settings.trace_max_bytes,
             backups=settings.trace_backups,
         )
-        store, event_log = _store(settings, stack)
+        if redis is None and settings.redis_url:
+            from .redis_mode import open_redis
+
+            redis = await stack.enter_async_context(open_redis(settings))
+        if redis is not None:
+            store, event_log = redis.store, redis.events
+        else:
+            store, event_log = _store(settings, stack)
         runtime = Runtime(
             graphs,
             store=store,
@@ -145,6 +162,7 @@ async def open_runtime(
             max_events=settings.max_events,
             max_sessions=settings.max_sessions,
             idle_s=settings.session_idle_min * 60,
+            lease=redis.coordinator.hold if redis is not None else None,
             pause_timeout_s=settings.pause_timeout_s,
             approve_destructive_tools=settings.approve_destructive_tools,
         )

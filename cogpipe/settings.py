@@ -218,6 +218,33 @@ class Settings(BaseSettings):
     hooks_source_app: str = Field(
         "cogpipe", min_length=1, description="the source_app of forwarded hook events"
     )
+    redis_url: str | None = Field(
+        None,
+        description="Redis mode: several server processes share sessions, run records, "
+        "turn leases and event streams through this Redis (redis://[:password@]host:port/db; "
+        "see docs/deploy.md); unset: one process, SQLite",
+    )
+    redis_lease_s: float = Field(
+        10,
+        gt=0,
+        description="Redis mode: how long a worker's and a turn's lease outlive a process "
+        "that died, seconds (renewed every third of it)",
+    )
+    redis_prefix: str = Field(
+        "cogpipe:", min_length=1, description="Redis mode: the prefix of every Redis key"
+    )
+    redis_worker_turns: int = Field(
+        32,
+        gt=0,
+        description="Redis mode: turns one process takes from the shared queue at once "
+        "(turns of different sessions; one session's turns always run one at a time)",
+    )
+    redis_events_max: int = Field(
+        10_000,
+        gt=0,
+        description="Redis mode: events kept in the all-sessions Redis stream (each "
+        "session's stream keeps ring_size)",
+    )
 
     @field_validator("node_modules", "allowed_hosts", mode="before")
     @classmethod

@@ -19,10 +19,12 @@ __all__ = [
     "LLMStatusError",
     "LLMTimeoutError",
     "LLMTruncatedError",
+    "LeaseLostError",
     "NodeDeclarationError",
     "NodeModuleError",
     "NodeRunError",
     "Problem",
+    "RedisUnavailableError",
     "SessionBusyError",
     "StoreError",
     "ToolArgumentsError",
@@ -329,3 +331,29 @@ class ToolArgumentsError(ToolError):
         self.tool = tool
         self.problems = problems
         super().__init__(f"tool '{name}': {'; '.join(problems)}", kind="arguments")
+
+
+class RedisUnavailableError(ConnectionError):
+    """Raised at start-up in Redis mode (``COGPIPE_REDIS_URL``) when Redis does not
+    answer; the message names the URL (its password masked) and the cause."""
+
+    def __init__(self, url: str, cause: BaseException) -> None:
+        self.url = url
+        self.message = (
+            f"cannot reach Redis at {url}: {cause}; start Redis there, or fix "
+            "COGPIPE_REDIS_URL (unset it to run without Redis)"
+        )
+        super().__init__(self.message)
+
+
+class LeaseLostError(RuntimeError):
+    """Raised when a turn's lease on its session (Redis mode) could not be renewed in
+    time: another process may have taken the session, so the turn was stopped."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.message = (
+            f"the turn lease of session '{session_id}' expired before it could be renewed "
+            "(Redis unreachable or this process stalled); the turn was stopped"
+        )
+        super().__init__(self.message)

@@ -15,8 +15,8 @@ import textwrap
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +74,12 @@ class Runtime:
             ones are evicted (see :meth:`evict_session`). ``None``: no limit.
         idle_s: seconds after which an idle session is evicted from memory (checked
             every ``idle_s / 4`` seconds, at most every minute). ``None``: never.
+        lease: Redis mode (:mod:`engine.distributed`): ``lease(session_id)`` holds the
+            session's turn lease across processes. With it, ``store`` is shared with
+            other processes: a turn loads the session afresh once it holds the lease,
+            :meth:`session` reads the store unless a turn of it runs here, and no
+            session is saved from memory at shut-down or eviction. ``None``: this
+            process owns its sessions (the default; nothing changes).
         pause_timeout_s: how long a paused run waits for a decision before it fails,
             seconds (:mod:`.pauses`).
         approve_destructive_tools: pause before every call of a tool its server marks
@@ -97,6 +103,7 @@ class Runtime:
         max_events: int | None = None,
         max_sessions: int | None = None,
         idle_s: float | None = None,
+        lease: Callable[[str], AbstractAsyncContextManager[None]] | None = None,
         pause_timeout_s: float = 3600.0,
         approve_destructive_tools: bool = False,
     ) -> None:
@@ -120,6 +127,7 @@ class Runtime:
         """Sessions evicted from memory so far (idle, or past ``max_sessions``)."""
         self._tg: anyio.abc.TaskGroup | None = None
         self._stack = AsyncExitStack()
+        self.lease = lease
         self.pauses = Pauses()
         self.pause_timeout_s = pause_timeout_s
         self.approve_destructive_tools = approve_destructive_tools
@@ -136,8 +144,9 @@ class Runtime:
         with anyio.CancelScope(shield=True):
             for sid in list(self._active):
                 await self._stop(self._active.pop(sid))
-        for session in self._sessions.values():
-            self.store.save(session)  # events between turns (sensor flags) moved seq on
+        if self.lease is None:  # shared store: the store is the truth, not memory
+            for session in self._sessions.values():
+                self.store.save(session)  # events between turns (sensor flags) moved seq on
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
         # Exit the background task group without the body's exception, so that an error
@@ -196,18 +205,55 @@ class Runtime:
             UnknownSessionError: no such session.
         """
         session = self._sessions.get(session_id)
-        if session is None:
-            session = self.store.load(session_id)
-            if session is None:
-                raise UnknownSessionError(session_id)
-            if self.event_log is not None:  # events stored after the session's last save
-                session.seq = max(session.seq, self.event_log.last_seq(session_id))
-            self._hold(session)
+        if session is None or (self.lease is not None and not self._turn_here(session_id)):
+            return self._load(session_id, session)
         else:
             used = self._used
             used.pop(session_id, None)  # re-inserted last: least recently used stays first
             used[session_id] = time.monotonic()
         return session
+
+    def _load(self, session_id: str, held: Session | None = None) -> Session:
+        """Load a session from the store and hold it; its seq goes on from the highest
+        of the stored one, the event log's and ``held``'s (a copy in memory)."""
+        session = self.store.load(session_id)
+        if session is None:
+            raise UnknownSessionError(session_id)
+        if self.event_log is not None:  # events stored after the session's last save
+            session.seq = max(session.seq, self.event_log.last_seq(session_id))
+        if held is not None:
+            session.seq = max(session.seq, held.seq)
+        self._hold(session)
+        return session
+
+    def _turn_here(self, session_id: str) -> bool:
+        """Whether a turn of the session runs (or waits) in this process."""
+        lock = self._locks.get(session_id)
+        return lock is not None and lock.locked()
+
+    @asynccontextmanager
+    async def exclusive(self, session_id: str) -> AsyncIterator[Session]:
+        """Hold the session as a turn does (this process's turn lock, and in Redis mode
+        its lease) and yield it, fresh from the store in Redis mode, for a change that
+        must not race a turn (marking an interrupted run).
+
+        Raises:
+            UnknownSessionError: no such session.
+        """
+        self.session(session_id)
+        async with self._lock(session_id):
+            if self.lease is None:
+                yield self.session(session_id)
+                return
+            async with self.lease(session_id):
+                yield self._load(session_id, self._sessions.get(session_id))
+
+    def _lock(self, session_id: str) -> anyio.Lock:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            # fast_acquire: an uncontended turn does not yield to the event loop first
+            lock = self._locks[session_id] = anyio.Lock(fast_acquire=True)
+        return lock
 
     def events(self, session_id: str, after: int = 0) -> list[TraceEvent]:
         """Return a session's events with ``seq > after``, oldest first: the ring's,
@@ -250,7 +296,7 @@ class Runtime:
             if self._tg is not None:
                 self._tg.start_soon(self._stop, active)
         session = self._sessions.get(session_id)
-        if session is not None:
+        if session is not None and self.lease is None:
             try:
                 self.store.save(session)  # events between turns (sensor flags) moved seq on
             except Exception:
@@ -457,79 +503,94 @@ class Runtime:
             UnknownEntryError, ValueError: the event does not fit the graph's entries.
             NodeRunError: a node failed; the error's ``result`` holds the partial run.
         """
-        session = self.session(session_id)
-        lock = self._locks.get(session_id)
-        if lock is None:
-            # fast_acquire: an uncontended turn does not yield to the event loop first
-            lock = self._locks[session_id] = anyio.Lock(fast_acquire=True)
+        if self.lease is None:
+            session = self.session(session_id)
+        elif session_id not in self._sessions:  # Redis mode: loaded afresh below anyway
+            self.session(session_id)
+        lock = self._lock(session_id)
         if lock.locked() and lock.statistics().tasks_waiting >= self.max_waiting_turns:
             raise SessionBusyError(session_id, self.max_waiting_turns)
         async with lock:
-            graph = self.catalog.get(restore["graph"] if restore else session.graph)
-            active = await self._instances(session, graph)
-            status, result, seq0 = None, None, session.seq
-            run_id = run_id or uuid.uuid4().hex[:12]
-            gate = None
-            if (  # a cheap test first: most runs cannot pause
-                self._breakpoints
-                or graph.approval_nodes
-                or graph.approval_tools
-                or (restore is not None or self.approve_destructive_tools)
-            ):
-                gate = self._gate(session, graph, run_id, restore is not None)
+            if self.lease is None:
+                return await self._turn(session, entry, payload, run_id, restore)
+            async with self.lease(session_id):  # Redis mode: one turn in all processes
+                session = self._load(session_id, self._sessions.get(session_id))
+                return await self._turn(session, entry, payload, run_id, restore)
+
+    async def _turn(
+        self,
+        session: Session,
+        entry: str,
+        payload: Any,
+        run_id: str | None,
+        restore: dict[str, Any] | None,
+    ) -> RunResult:
+        """Run one turn of ``session`` (its turn lock held) and record it."""
+        graph = self.catalog.get(restore["graph"] if restore else session.graph)
+        active = await self._instances(session, graph)
+        status, result, seq0 = None, None, session.seq
+        run_id = run_id or uuid.uuid4().hex[:12]
+        gate = None
+        if (  # a cheap test first: most runs cannot pause
+            self._breakpoints
+            or graph.approval_nodes
+            or graph.approval_tools
+            or (restore is not None or self.approve_destructive_tools)
+        ):
+            gate = self._gate(session, graph, run_id, restore is not None)
+        if gate is not None:
+            self._gates[run_id] = gate
+        try:
+            result = await execute(
+                graph,
+                active.nodes,
+                session,
+                self.bus,
+                entry,
+                payload,
+                run_id=run_id,
+                llm=self.llm,
+                tools=self.tools,
+                gate=gate,
+                restore=restore,
+            )
+            status = "finished"
+            return result
+        except NodeRunError as exc:
+            status, result = "failed", exc.result
+            raise
+        except anyio.get_cancelled_exc_class():
+            status = "cancelled"
+            raise
+        finally:
             if gate is not None:
-                self._gates[run_id] = gate
-            try:
-                result = await execute(
-                    graph,
-                    active.nodes,
-                    session,
-                    self.bus,
-                    entry,
-                    payload,
-                    run_id=run_id,
-                    llm=self.llm,
-                    tools=self.tools,
-                    gate=gate,
-                    restore=restore,
-                )
-                status = "finished"
-                return result
-            except NodeRunError as exc:
-                status, result = "failed", exc.result
-                raise
-            except anyio.get_cancelled_exc_class():
-                status = "cancelled"
-                raise
-            finally:
-                if gate is not None:
-                    del self._gates[run_id]
-                    if status == "cancelled" and gate.persisted:
-                        status = None  # stopped while paused: it resumes at the next start
-                    elif gate.persisted or restore is not None:
-                        gate.forget()  # it ended (e.g. failed on another branch meanwhile)
-                # a request refused before its run started (unknown entry, a payload
-                # that does not fit) leaves no turn behind
-                if status is not None:
-                    if self.ledger:
-                        self._emit_ledger(session, graph, seq0)
-                    outputs = jsonable(result.outputs) if result is not None else {}
-                    rid = result.run_id if result is not None else (run_id or "")
-                    warnings = result.warnings if result is not None else []
-                    session.add_turn(
-                        Turn(
-                            rid,
-                            graph.name,
-                            entry,
-                            jsonable(payload),
-                            outputs,
-                            status,
-                            time.time(),
-                            warnings,
-                        )
+                del self._gates[run_id]
+                if status == "cancelled" and gate.persisted:
+                    status = None  # stopped while paused: it resumes at the next start
+                elif gate.persisted or restore is not None:
+                    gate.forget()  # it ended (e.g. failed on another branch meanwhile)
+            # a request refused before its run started (unknown entry, a payload
+            # that does not fit) leaves no turn behind
+            if status is not None:
+                if self.ledger:
+                    self._emit_ledger(session, graph, seq0)
+                outputs = jsonable(result.outputs) if result is not None else {}
+                rid = result.run_id if result is not None else (run_id or "")
+                warnings = result.warnings if result is not None else []
+                session.add_turn(
+                    Turn(
+                        rid,
+                        graph.name,
+                        entry,
+                        jsonable(payload),
+                        outputs,
+                        status,
+                        time.time(),
+                        warnings,
                     )
-                    self.ring.settle(session.id)
-                    self.store.save(session)
+                )
+                self.ring.settle(session.id)
+                self.store.save(session)
 
     def _emit_ledger(self, session: Session, graph: Graph, seq0: int) -> None:
         """Emit ``run.ledger`` for the run that began after event ``seq0``, from its

@@ -7,8 +7,9 @@ the event loop and are not thread-safe, so no route may run in the thread pool.
 from __future__ import annotations
 
 import dataclasses
+from contextlib import AbstractAsyncContextManager, nullcontext
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -21,6 +22,7 @@ from cogpipe.engine import (
     ResumeError,
     Runtime,
     Session,
+    StoreError,
     UnknownGraphError,
     UnknownNodeError,
     to_cytoscape,
@@ -57,6 +59,11 @@ from .quota import SessionQuota
 from .runs import RunRecord, RunRegistry, stored_info
 from .traces import find_trace, read_trace, trace_files
 
+if TYPE_CHECKING:
+    from cogpipe.engine import RunRecord as StoredRun
+
+    from .cluster import Cluster
+
 __all__ = ["router", "server_version"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -71,6 +78,11 @@ def _runtime(request: Request) -> Runtime:
 
 def _runs(request: Request) -> RunRegistry:
     return request.app.state.runs
+
+
+def _cluster(request: Request) -> Cluster | None:
+    """Redis mode's :class:`Cluster` (``None`` without ``redis_url``)."""
+    return getattr(request.app.state, "cluster", None)
 
 
 def _settings(request: Request) -> Settings:
@@ -115,6 +127,22 @@ def _failures(rt: Runtime) -> dict[str, Any]:
     return found
 
 
+def _changing(rt: Runtime, session_id: str) -> AbstractAsyncContextManager[Any]:
+    """Redis mode: hold the session as a turn does while a request changes it. It waits
+    for a turn running on any process, since that turn saves the whole session when it
+    ends and would undo the change. Without Redis, nothing: the running turn's session
+    is the same object, and its save includes the change."""
+    return rt.exclusive(session_id) if rt.lease is not None else nullcontext()
+
+
+def _stored_sessions(rt: Runtime) -> int | None:
+    """Count the stored sessions (``None`` while the store cannot be read: Redis away)."""
+    try:
+        return len(rt.session_ids())
+    except StoreError:
+        return None
+
+
 @router.get("/health", response_model=Health, tags=["server"])
 async def health(rt: RuntimeDep, runs: RunsDep, request: Request) -> dict[str, Any]:
     """Which LLM is active and whether it answers, which tool servers are up, the
@@ -129,7 +157,7 @@ async def health(rt: RuntimeDep, runs: RunsDep, request: Request) -> dict[str, A
         "llm": llm,
         "tools": [{**t, "up": t["status"] == "up"} for t in tools],
         "default_graph": _default_graph(rt),
-        "sessions": len(rt.session_ids()),
+        "sessions": _stored_sessions(rt),
         "hooks": next((o.stats() for o in rt.bus.observers if isinstance(o, HookForwarder)), None),
         "memory": {
             **rt.memory(),
@@ -137,6 +165,7 @@ async def health(rt: RuntimeDep, runs: RunsDep, request: Request) -> dict[str, A
             "sessions_per_minute": request.app.state.quota.per_minute,
         },
         "failures": _failures(rt),
+        "redis": await cluster.health() if (cluster := _cluster(request)) else None,
     }
 
 
@@ -306,8 +335,9 @@ async def switch_graph(session_id: str, body: SwitchGraph, rt: RuntimeDep) -> di
     are kept, and ``graph.switched`` (with the new elements) goes to the event streams."""
     rt.session(session_id)
     _named_graph(rt, body.graph, "graph")
-    rt.switch_graph(session_id, body.graph)
-    return _session_detail(rt.session(session_id))
+    async with _changing(rt, session_id):
+        rt.switch_graph(session_id, body.graph)
+        return _session_detail(rt.session(session_id))
 
 
 @router.get("/sessions/{session_id}/breakpoints", response_model=BreakpointsBody, tags=["sessions"])
@@ -317,7 +347,9 @@ async def get_breakpoints(session_id: str, rt: RuntimeDep) -> dict[str, Any]:
 
 
 @router.put("/sessions/{session_id}/breakpoints", response_model=BreakpointsBody, tags=["sessions"])
-async def put_breakpoints(session_id: str, body: BreakpointsBody, rt: RuntimeDep) -> dict[str, Any]:
+async def put_breakpoints(
+    session_id: str, body: BreakpointsBody, rt: RuntimeDep, request: Request
+) -> dict[str, Any]:
     """Replace the session's breakpoints: its runs pause before / after these nodes, from
     its next run on (``run.paused``; resume with ``POST /api/runs/{run_id}/resume``).
     Names the session's graph does not run are a 409 listing them and the graph's nodes
@@ -327,6 +359,8 @@ async def put_breakpoints(session_id: str, body: BreakpointsBody, rt: RuntimeDep
         points = rt.set_breakpoints(session_id, body.before, body.after)
     except UnknownNodeError as exc:
         raise ApiError(409, exc.message, unknown=exc.unknown, known=exc.known) from None
+    if (cluster := _cluster(request)) is not None:  # Redis mode: every process pauses there
+        await cluster.share_breakpoints(session_id, points)
     return dataclasses.asdict(points)
 
 
@@ -382,9 +416,10 @@ async def post_action(
 async def put_dashboard(session_id: str, body: DashboardReport, rt: RuntimeDep) -> Response:
     """Report which controls the browser shows; kept as ``state["dashboard"]`` (the
     sensor node compares it with what the UI node built)."""
-    session = rt.session(session_id)
-    session.state["dashboard"] = {"version": body.version, "controls": body.controls}
-    rt.store.save(session)
+    async with _changing(rt, session_id):
+        session = rt.session(session_id)
+        session.state["dashboard"] = {"version": body.version, "controls": body.controls}
+        rt.store.save(session)
     return Response(status_code=204)
 
 
@@ -429,10 +464,17 @@ async def get_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunInfo, tags=["runs"])
-async def cancel_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
+async def cancel_run(run_id: str, runs: RunsDep, request: Request) -> dict[str, Any]:
     """Cancel a queued or running run; answers once it stopped (or after 2 s). The run
     stays readable at ``GET /api/runs/{run_id}`` as ``cancelled`` (which is why this is
-    not a DELETE: nothing is deleted)."""
+    not a DELETE: nothing is deleted). In Redis mode any process can cancel any
+    process's run."""
+    cluster = _cluster(request)
+    if cluster is not None and runs.get(run_id) is None:  # Redis mode: maybe another's
+        stored = runs.stored(run_id)
+        if stored is not None and stored.active:
+            ended = await cluster.cancel(run_id)
+            return stored_info(ended or stored)
     record = _run(runs, run_id)
     if not record.active:
         raise ApiError(
@@ -446,13 +488,34 @@ async def cancel_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
     return record.info()
 
 
+async def _resume_elsewhere(cluster: Cluster, stored: StoredRun, body: ResumeIn) -> dict[str, Any]:
+    """Redis mode: resume a run paused on another process, which answers over Redis."""
+    run_id = stored.run_id
+    answer = await cluster.resume(run_id, body.action, body.inputs)
+    if answer is not None and answer.get("error") == "invalid":
+        raise ApiError(422, f"invalid request: {answer['message']}", problems=answer["problems"])
+    if answer is None or answer.get("error"):
+        now = cluster.runtime.store.load_run(run_id) or stored
+        raise ApiError(
+            409, f"run '{run_id}' is not paused (it is {now.status})", run=stored_info(now)
+        )
+    return stored_info(cluster.runtime.store.load_run(run_id) or stored)
+
+
 @router.post("/runs/{run_id}/resume", response_model=RunInfo, tags=["runs"])
-async def resume_run(run_id: str, body: ResumeIn, runs: RunsDep, rt: RuntimeDep) -> dict[str, Any]:
+async def resume_run(
+    run_id: str, body: ResumeIn, runs: RunsDep, rt: RuntimeDep, request: Request
+) -> dict[str, Any]:
     """Resume a paused run: ``continue``, ``step`` (pause before the next node) or
     ``reject`` (skip the pending node, drop its outputs, or refuse the tool call), with
     ``inputs`` replacing the pending inputs or tool arguments (422 with ``problems``
     when they do not fit). 409 when the run is not paused. Answers once the run took
     the decision (its ``run.resumed`` event was emitted)."""
+    cluster = _cluster(request)
+    if cluster is not None and runs.get(run_id) is None:  # Redis mode: maybe another's
+        stored = runs.stored(run_id)
+        if stored is not None and stored.status == "paused":
+            return await _resume_elsewhere(cluster, stored, body)
     record = _run(runs, run_id)
     try:
         pause = rt.resume(run_id, body.action, body.inputs)

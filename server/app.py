@@ -11,8 +11,10 @@ import contextlib
 import ipaddress
 import sys
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import uvicorn
@@ -22,11 +24,12 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
+from uvicorn.supervisors import Multiprocess
 
 import cogpipe.frontend
 from cogpipe.assembly import catalog, open_runtime
 from cogpipe.engine import GraphCatalog, tune_gc
-from cogpipe.settings import Settings
+from cogpipe.settings import Settings, SettingsError
 from cogpipe.telemetry import exporting, instrument_app
 
 from . import api, hooks, metrics, streams
@@ -47,6 +50,9 @@ from .responses import SafeJSONResponse
 from .runs import RunRegistry
 from .streams import EventStreams, StreamOptions, StreamSubscription
 from .tickets import StreamTickets
+
+if TYPE_CHECKING:  # Redis mode's modules (and redis-py) load only in Redis mode
+    from cogpipe.redis_mode import RedisMode
 
 __all__ = ["create_app", "serve"]
 
@@ -92,9 +98,10 @@ def create_app(
 
     Returns:
         The app; ``app.state`` holds ``settings`` and, while it runs, ``runtime``,
-        ``runs`` (:class:`RunRegistry`), ``metrics`` (:class:`Metrics`) and ``streams``
-        (:class:`EventStreams`); ``hooks`` (:class:`~cogpipe.server.hooks.HookStore`) holds
-        other agents' events.
+        ``runs`` (:class:`RunRegistry`), ``metrics`` (:class:`Metrics`), ``streams``
+        (:class:`EventStreams`) and ``cluster`` (:class:`Cluster` in Redis mode, else
+        ``None``); ``hooks`` (:class:`~cogpipe.server.hooks.HookStore`) holds other
+        agents' events.
     """
     settings = settings or Settings.load()
     if token is _FROM_SETTINGS:
@@ -141,14 +148,26 @@ def allowed_hosts(settings: Settings) -> list[str]:
 def _lifespan(
     settings: Settings, options: StreamOptions
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Return the app's lifespan: the runtime, and a task group that owns the runs."""
+    """Return the app's lifespan: the runtime, and a task group that owns the runs
+    (in Redis mode also the Redis connections and the :class:`Cluster` tasks)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redact_access_log()  # uvicorn has configured its loggers by now
-        async with open_runtime(settings) as runtime, anyio.create_task_group() as tg:
+        async with (
+            _redis(settings) as redis,
+            open_runtime(settings, redis=redis) as runtime,
+            anyio.create_task_group() as tg,
+        ):
             runs = RunRegistry(runtime, tg)
-            runs.recover()  # runs a killed process accepted become 'interrupted'
+            cluster = None
+            if redis is None:
+                runs.recover()  # runs a killed process accepted become 'interrupted'
+            else:  # Redis mode: the sweeper interrupts the runs of dead workers
+                from .cluster import Cluster
+
+                cluster = Cluster(redis, runtime, runs, settings.redis_worker_turns)
+                cluster.start(tg)
             metrics = Metrics(
                 settings.prices,
                 queued_turns=runs.queued,
@@ -159,8 +178,10 @@ def _lifespan(
             runtime.bus.add(runs)
             runtime.bus.add(metrics)
             app.state.runtime, app.state.runs, app.state.metrics = runtime, runs, metrics
-            app.state.streams = EventStreams(runtime, options)
-            runs.restore_paused()  # runs paused when the server last stopped pause again
+            app.state.cluster = cluster
+            app.state.streams = EventStreams(runtime, options, shared=cluster)
+            if cluster is None:  # Redis mode: a dead worker's paused runs are interrupted
+                runs.restore_paused()  # runs paused when the server last stopped pause again
             if settings.watch_graphs:
                 tg.start_soon(watch_graphs, runtime, name="graph folder watcher")
             try:
@@ -172,6 +193,21 @@ def _lifespan(
                 runtime.bus.remove(metrics)
 
     return lifespan
+
+
+def worker_app(settings: Settings) -> FastAPI:
+    """Return the app of one ``serve --workers N`` process (called in that process)."""
+    tune_gc()
+    return create_app(settings)
+
+
+def _redis(settings: Settings) -> AbstractAsyncContextManager[RedisMode | None]:
+    """Open Redis mode's connections when ``redis_url`` is set (else yield ``None``)."""
+    if not settings.redis_url:
+        return nullcontext(None)
+    from cogpipe.redis_mode import open_redis
+
+    return open_redis(settings)
 
 
 def _api_docs(app: FastAPI) -> None:
@@ -245,13 +281,15 @@ def _report_broken(graphs: GraphCatalog) -> None:
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, workers: int = 1) -> int:
     """Run the server until interrupted (``cogpipe serve``).
 
     Args:
         settings: as loaded by the CLI; ``host``, ``port`` and ``default_graph`` say
             where to listen and what new sessions run. Spans are exported as the
             ``OTEL_*`` variables say (:func:`cogpipe.telemetry.exporting`).
+        workers: server processes sharing the port (uvicorn's process supervisor, which
+            restarts a worker that dies); more than 1 needs ``redis_url``.
 
     Returns:
         The exit status: 0 after a clean stop (Ctrl-C), 1 when the server could not
@@ -261,8 +299,21 @@ def serve(settings: Settings) -> int:
         NodeModuleError: a node module cannot be imported.
         UnknownGraphError, GraphValidationError: ``default_graph`` names no runnable graph.
         TelemetryError: the ``OTEL_*`` variables ask for an unknown protocol.
+        RedisUnavailableError: ``redis_url`` is set and Redis does not answer there.
+        SettingsError: ``workers`` > 1 without ``redis_url``, or ``workers`` < 1.
     """
+    if workers < 1:
+        raise SettingsError(f"--workers {workers}: must be at least 1")
+    if workers > 1 and not settings.redis_url:
+        raise SettingsError(
+            f"--workers {workers}: several processes share sessions and turns only "
+            "through Redis; set COGPIPE_REDIS_URL (see docs/deploy.md)"
+        )
     _report_broken(catalog(settings))  # a bad node module or default graph fails here
+    if settings.redis_url:  # fail here with the URL, not in the middle of uvicorn's start
+        from cogpipe.engine.distributed import sync_client
+
+        sync_client(settings.redis_url).close()
     host, port = settings.host, settings.port
     app = create_app(settings)
     shown = f"[{host}]" if ":" in host else host
@@ -282,6 +333,19 @@ def serve(settings: Settings) -> int:
             file=sys.stderr,
             flush=True,
         )
+    if workers > 1:  # each worker builds its own app (spawned processes)
+        config = uvicorn.Config(
+            partial(worker_app, settings),
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            timeout_graceful_shutdown=5,
+        )
+        sock = config.bind_socket()
+        Multiprocess(config, sockets=[sock]).run()
+        return 0
     tune_gc()  # the default collector thresholds halve throughput at 1000 concurrent runs
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5

@@ -16,6 +16,7 @@ from cogpipe import __version__
 from cogpipe.engine.errors import (
     GraphValidationError,
     NodeModuleError,
+    RedisUnavailableError,
     UnknownGraphError,
     UnknownSessionError,
 )
@@ -32,6 +33,7 @@ _ERRORS = (
     UnknownSessionError,
     GraphValidationError,
     TelemetryError,
+    RedisUnavailableError,
 )
 
 
@@ -130,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--graph", help="default graph for new sessions (COGPIPE_DEFAULT_GRAPH)")
     p.add_argument("--host", help="address to bind (COGPIPE_HOST; default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (COGPIPE_PORT; default 8000)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N server processes on one port, sharing sessions and turns through Redis "
+        "(needs COGPIPE_REDIS_URL; see docs/deploy.md); default 1",
+    )
     p.set_defaults(func="serve")
 
     p = sub.add_parser(

@@ -222,7 +222,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Start the HTTP server and the HUD."""
     from .app import serve
 
-    return serve(settings)
+    return serve(settings, workers=args.workers)
 
 
 async def _tools(settings: Settings) -> dict[str, Any]:

@@ -178,9 +178,11 @@ class Health(BaseModel):
     )
     tools: list[ToolServerStatus]
     default_graph: str | None
-    sessions: int = Field(description="stored sessions")
     hooks: HookStats | None = Field(
         None, description="the hook-event forwarder (COGPIPE_HOOKS_URL); null when off"
+    )
+    sessions: int | None = Field(
+        description="stored sessions (null while the store cannot be read: Redis away)"
     )
     memory: dict[str, Any] = Field(
         default_factory=dict,
@@ -192,6 +194,13 @@ class Health(BaseModel):
         default_factory=dict,
         description="writes that failed since start: {trace: {failed, dropped, file}, "
         "event_log: {failed, dropped}}; runs go on when a trace cannot be written",
+    )
+    redis: dict[str, Any] | None = Field(
+        None,
+        description="Redis mode only (null without COGPIPE_REDIS_URL): {url (password "
+        "masked), up, latency_ms, error, worker, lease_s, events_up, interrupted}; up: "
+        "whether Redis answered PING within 1 s; events_up: whether the event stream "
+        "reader is connected; interrupted: runs of dead workers this process marked",
     )
 
 
@@ -378,6 +387,9 @@ class RunInfo(BaseModel):
         None,
         description="OpenTelemetry trace id of the run's span (32 hex digits); null when "
         "span export is off (docs/observability.md)",
+    )
+    worker: str | None = Field(
+        None, description="Redis mode: the process that ran it (`<host>:<pid>:<random>`)"
     )
     pause: PauseInfo | None = Field(None, description="where it waits, while 'paused'")
 

@@ -20,6 +20,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from cogpipe.engine import (
     Observer,
     RunStatus,
     Runtime,
+    Session,
     SessionBusyError,
     StoreError,
     TraceEvent,
@@ -46,6 +48,8 @@ __all__ = ["RunRecord", "RunRegistry"]
 log = logging.getLogger(__name__)
 
 _ENDED = ("finished", "failed", "cancelled")
+INTERRUPTED = "the server stopped before this run ended (a crash or kill); send it again"
+"""The ``error`` of a run whose process stopped first."""
 
 
 @dataclass
@@ -68,6 +72,7 @@ class RunRecord:
     started: float | None = None
     duration_ms: float | None = None
     trace_id: str | None = None
+    worker: str | None = None
     pause: dict[str, Any] | None = None
     cancel_requested: bool = False
     scope: anyio.CancelScope | None = None
@@ -103,6 +108,7 @@ class RunRecord:
             list(self.warnings),
             {
                 "progress": {"done": self.done, "skipped": self.skipped, "total": self.total},
+                **({"worker": self.worker} if self.worker else {}),
                 "pause": self.pause if self.status == "paused" else None,
                 "trace_id": self.trace_id,
             },
@@ -125,6 +131,7 @@ def stored_info(record: StoredRun) -> dict[str, Any]:
         "queued": record.queued,
         "started": record.started,
         "duration_ms": record.duration_ms,
+        "worker": record.extra.get("worker"),
         "pause": record.extra.get("pause") if str(record.status) == "paused" else None,
         "trace_id": record.extra.get("trace_id"),
     }
@@ -145,6 +152,12 @@ class RunRegistry(Observer):
         self.task_group = task_group
         self.keep = keep
         self._runs: OrderedDict[str, RunRecord] = OrderedDict()
+        self.share: Callable[[StoredRun], None] | None = None
+        """Redis mode's work sharing (:meth:`RedisSessionStore.enqueue`): an accepted
+        run is stored and queued for whichever process is free instead of run here
+        (that process calls :meth:`adopt`). ``None``: runs run where they are accepted."""
+        self.worker: str | None = None
+        """This process's name in Redis mode (shown as the ``worker`` of its runs)."""
 
     def submit(self, session_id: str, entry: str, payload: Any) -> RunRecord:
         """Queue a turn of ``session_id`` and return its record at once.
@@ -167,6 +180,9 @@ class RunRegistry(Observer):
         record = RunRecord(
             secrets.token_hex(8), session_id, graph.name, entry, len(graph.flow), jsonable(payload)
         )
+        if self.share is not None:  # Redis mode: stored and queued before the 202
+            self.share(record.stored())
+            return record
         rt.store.save_run(record.stored())  # before the 202: an accepted run is never lost
         self._runs[record.run_id] = record
         self._forget_old()
@@ -176,6 +192,24 @@ class RunRegistry(Observer):
     def queued(self) -> int:
         """Return how many runs wait to start (status ``queued``)."""
         return sum(1 for r in self._runs.values() if r.status == "queued")
+
+    async def adopt(self, stored: StoredRun) -> None:
+        """Run a queued run another process accepted (Redis mode's work sharing) here,
+        tracked like one of this registry's own; return when it ended."""
+        progress = stored.extra.get("progress") or {}
+        record = RunRecord(
+            stored.run_id,
+            stored.session_id,
+            stored.graph,
+            stored.entry,
+            int(progress.get("total", 0)),
+            stored.input,
+            queued=stored.queued,
+            worker=self.worker,
+        )
+        self._runs[record.run_id] = record
+        self._forget_old()
+        await self._drive(record, stored.input)  # its record is saved at run.started
 
     def restore_paused(self) -> list[RunRecord]:
         """Start again, paused where they were, the runs the session store holds as
@@ -229,7 +263,7 @@ class RunRegistry(Observer):
         """
         rt = self.runtime
         found = rt.store.interrupt_active(
-            "the server stopped before this run ended (a crash or kill); send it again",
+            INTERRUPTED,
             spare={snap["run_id"] for snap in rt.paused_runs()},  # they pause again
         )
         for record in found:
@@ -237,20 +271,29 @@ class RunRegistry(Observer):
                 session = rt.session(record.session_id)
             except LookupError:
                 continue  # the session was deleted
-            turn = Turn(
-                record.run_id,
-                record.graph,
-                record.entry,
-                record.input,
-                {},
-                str(RunStatus.INTERRUPTED),
-                record.ended or time.time(),
-            )
-            session.add_turn(turn)
-            data = {"error": record.error, "entry": record.entry, "input": preview(record.input)}
-            rt.emit(session, "run.interrupted", data, run_id=record.run_id)
-            rt.store.save(session)
+            self.record_interrupted(session, record)
         return found
+
+    def record_interrupted(self, session: Session, record: StoredRun) -> None:
+        """Add an ``interrupted`` run to its session's history, tell the event streams
+        (``run.interrupted``) and save the session.
+
+        Raises:
+            StoreError: the store cannot be written.
+        """
+        turn = Turn(
+            record.run_id,
+            record.graph,
+            record.entry,
+            record.input,
+            {},
+            str(RunStatus.INTERRUPTED),
+            record.ended or time.time(),
+        )
+        session.add_turn(turn)
+        data = {"error": record.error, "entry": record.entry, "input": preview(record.input)}
+        self.runtime.emit(session, "run.interrupted", data, run_id=record.run_id)
+        self.runtime.store.save(session)
 
     def recent(self, limit: int = 20) -> list[str]:
         """Return the ids of the last ``limit`` runs, newest first."""

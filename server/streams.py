@@ -20,6 +20,10 @@ How a stream works (the contract is ``docs/api.md``, "Event streams"):
 * **Clean-up.** Leaving the generator (disconnect, error, shutdown) removes the
   subscription from the bus; a ``: ping`` comment every ``ping_s`` seconds keeps
   proxies from closing idle streams.
+* **Redis mode** (``shared``): clients subscribe to the bus the cluster feeds from the
+  all-sessions Redis stream (every process's events, in one order), and replay reads
+  the Redis streams (a session's stream by seq, the all-sessions stream in place of
+  the timeline), so a client resumes on any process.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -39,6 +43,9 @@ from cogpipe.engine.text import clean_text
 
 from .models import ErrorBody, StreamTicket, encodable_params
 from .tickets import StreamTickets
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
 __all__ = [
     "EventStreams",
@@ -176,13 +183,24 @@ class EventStreams:
     Args:
         runtime: whose bus and ring the streams read.
         options: tuning.
+        shared: Redis mode's cluster: its bus and the Redis streams replace the
+            runtime's bus, ring and the timeline.
     """
 
-    def __init__(self, runtime: Runtime, options: StreamOptions | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        options: StreamOptions | None = None,
+        shared: Cluster | None = None,
+    ) -> None:
         self.runtime = runtime
         self.options = options or StreamOptions()
+        self.shared = shared
+        self.bus = shared.bus if shared is not None else runtime.bus
+        """Where the streams' subscriptions listen."""
         self.timeline = Timeline(self.options.timeline)
-        runtime.bus.add(self.timeline)
+        if shared is None:
+            runtime.bus.add(self.timeline)
         self._session_frames = FrameCache(_session_frame, self.options.cache)
         self._all_frames = FrameCache(_all_frame, self.options.cache)
 
@@ -204,7 +222,10 @@ class EventStreams:
             if after is None:
                 return [], 0, {}
             last = self._clamp(session_id, after)
-            events = self.runtime.events(session_id, last)
+            if self.shared is not None:
+                events = self.shared.redis.events.events(session_id, last)
+            else:
+                events = self.runtime.events(session_id, last)
             first = events[0].seq if events else self._next_seq(session_id, last)
             gap = max(0, first - last - 1) if last > 0 else 0
             return events, gap, {session_id: events[-1].seq if events else last}
@@ -222,14 +243,18 @@ class EventStreams:
         whole = last_event_id is not None and last_event_id.strip() == "0"
 
         def replay() -> tuple[list[TraceEvent], int, Marks]:
+            timeline = self.timeline
+            if self.shared is not None and (whole or position is not None):
+                timeline = Timeline(self.options.timeline)
+                timeline.events.extend(self.shared.redis.events.recent())
             if whole:
-                events, gap, marks = list(self.timeline.events), 0, {}
+                events, gap, marks = list(timeline.events), 0, {}
             elif position is None:
                 return [], 0, {}
             else:
                 sid, seq = position
                 seq = self._clamp(sid, seq)
-                events, found = self.timeline.after(sid, seq)
+                events, found = timeline.after(sid, seq)
                 first = next((e.seq for e in events if e.session_id == sid), None)
                 if first is None:  # none kept: its next event is the session's next seq
                     first = self._next_seq(sid, seq)
@@ -269,7 +294,7 @@ class EventStreams:
     ) -> AsyncIterator[bytes]:
         # Everything happens inside the generator: a client that leaves before the
         # stream starts leaves nothing behind.
-        bus = self.runtime.bus
+        bus = self.bus
         with StreamSubscription(session_id, self.options.buffer) as sub:
             bus.add(sub)
             try:
