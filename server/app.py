@@ -182,11 +182,13 @@ def _lifespan(
             app.state.streams = EventStreams(runtime, options, shared=cluster)
             if cluster is None:  # Redis mode: a dead worker's paused runs are interrupted
                 runs.restore_paused()  # runs paused when the server last stopped pause again
+            stop_watching = anyio.Event()
             if settings.watch_graphs:
-                tg.start_soon(watch_graphs, runtime, name="graph folder watcher")
+                tg.start_soon(watch_graphs, runtime, stop_watching, name="graph folder watcher")
             try:
                 yield
             finally:
+                stop_watching.set()  # before the cancel: the watcher waits in a thread
                 tg.cancel_scope.cancel()  # runs still going end as cancelled
                 app.state.streams.close()
                 runtime.bus.remove(runs)

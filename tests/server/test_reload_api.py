@@ -7,6 +7,8 @@ from __future__ import annotations
 import anyio
 import httpx2
 
+from cogpipe.server.reload import watch_graphs
+
 from .conftest import GRAPHS, new_session, run_to_end, send
 
 
@@ -55,3 +57,20 @@ async def test_an_edited_graph_file_is_reloaded_live(serve, tmp_path) -> None:
         assert "srv_nap_v9" in detail["yaml"] and detail["elements"] is not None
         run = await run_to_end(c, await send(c, sid, "y"))  # the last valid version
         assert (run["status"], run["outputs"]) == ("finished", {"response": "echo: y"})
+
+
+async def test_the_watcher_stops_at_once_when_told(serve) -> None:
+    # the watch waits in a thread a cancel cannot interrupt: without the stop event a
+    # server's shutdown waited for watchfiles' 5 s wake-up
+    runtime, stop, done = serve().runtime, anyio.Event(), anyio.Event()
+
+    async def watch() -> None:
+        await watch_graphs(runtime, stop)
+        done.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        await anyio.sleep(0.3)  # watching
+        stop.set()
+        with anyio.fail_after(2):  # it returns by itself, well before the 5 s wake-up
+            await done.wait()
