@@ -141,7 +141,8 @@ async def test_concurrent_posts_through_both_never_overlap(cluster: Cluster) -> 
                     if sum(e["type"] == "run.finished" for e in events) == len(run_ids):
                         break
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    bounds = [(e["type"], e["run_id"]) for e in events if e["type"].startswith("run.")]
+    ends = ("run.started", "run.finished")  # run.ledger follows run.finished
+    bounds = [(e["type"], e["run_id"]) for e in events if e["type"] in ends]
     # started/finished alternate, each pair of one run: no two turns ever overlapped
     assert [t for t, _ in bounds] == ["run.started", "run.finished"] * len(run_ids)
     assert all(bounds[i][1] == bounds[i + 1][1] for i in range(0, len(bounds), 2))
@@ -182,7 +183,7 @@ async def test_kill_9_of_a_mid_turn(cluster: Cluster, redis_server: RedisServer)
         with redis_server.client() as r:
             key = f"{a.prefix}events:{sid}"  # type: ignore[attr-defined]
             held = [json.loads(f[b"e"]) for _, f in r.xrange(key, f"({last}-0", "+")]
-        assert held[-1]["type"] == "run.finished"
+        assert held[-1]["type"] == "run.ledger"  # after the last turn's run.finished
         got: list[dict[str, Any]] = []
         headers = {"Last-Event-ID": str(last)}
         async with cb.stream("GET", f"/api/sessions/{sid}/events", headers=headers) as resp:
