@@ -338,11 +338,21 @@ def measure(paths: list[Path]) -> list[dict[str, object]]:
         cpu = time.process_time() - started
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        rss = _peak_rss()
         found.append(
             {"file": path.name, "first": first, "cpu_s": cpu, "peak_bytes": peak, "rss_bytes": rss}
         )
     return found
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory in bytes: ``VmHWM`` from ``/proc/self/status``
+    (Linux), not ``ru_maxrss``, which after ``fork`` + ``exec`` still holds the parent's
+    peak (the pytest process that started this one)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # not Linux
 
 
 if __name__ == "__main__":
