@@ -1,6 +1,7 @@
 # cogpipe — the two front-door commands are `make run` and `make test`.
 # Each one sets up what it needs on a fresh clone: a venv with the project installed,
-# the HUD's npm packages, and (for tests) Debian's Chromium for Playwright.
+# the HUD's npm packages, and (for tests) Debian's Chromium for Playwright, redis-server
+# for the Redis mode tests and nginx for the reverse-proxy example's test.
 
 PYTHON ?= python3
 VENV := .venv
