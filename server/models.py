@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from cogpipe.engine.events import RunPaused
 from cogpipe.engine.text import first_unencodable
 from cogpipe.nodes.types import UIAction
 
@@ -347,21 +348,10 @@ class RunProgress(BaseModel):
     total: int = 0
 
 
-class PauseInfo(BaseModel):
-    """Where a paused run waits (the ``run.paused`` event's data)."""
+class PauseInfo(RunPaused):
+    """Where a paused run waits: the ``run.paused`` event's data (its catalogue model)."""
 
     model_config = ConfigDict(extra="allow")
-    node: str
-    kind: str
-    where: Literal["before", "after", "step", "approval", "tool"]
-    reason: str
-    inputs: dict[str, Any] | None = Field(None, description="the pending node's inputs")
-    outputs: dict[str, Any] | None = Field(None, description="after a node: its outputs")
-    tool: str | None = Field(None, description="at a tool call: the tool (server.tool)")
-    arguments: dict[str, Any] | None = Field(None, description="at a tool call: arguments")
-    since: float = Field(description="Unix seconds when it paused")
-    deadline: float = Field(description="Unix seconds when the run fails without a decision")
-    editable: bool = Field(description="whether 'inputs' may be given when resuming")
 
 
 class RunInfo(BaseModel):
