@@ -507,7 +507,7 @@ class Runtime:
             session = self.session(session_id)
         elif session_id not in self._sessions:  # Redis mode: loaded afresh below anyway
             self.session(session_id)
-        lock = self._lock(session_id)
+        lock = self._locks.get(session_id) or self._lock(session_id)  # one call less per run
         if lock.locked() and lock.statistics().tasks_waiting >= self.max_waiting_turns:
             raise SessionBusyError(session_id, self.max_waiting_turns)
         async with lock:
