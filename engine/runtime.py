@@ -207,10 +207,9 @@ class Runtime:
         session = self._sessions.get(session_id)
         if session is None or (self.lease is not None and not self._turn_here(session_id)):
             return self._load(session_id, session)
-        else:
-            used = self._used
-            used.pop(session_id, None)  # re-inserted last: least recently used stays first
-            used[session_id] = time.monotonic()
+        used = self._used
+        used.pop(session_id, None)  # re-inserted last: least recently used stays first
+        used[session_id] = time.monotonic()
         return session
 
     def _load(self, session_id: str, held: Session | None = None) -> Session:
