@@ -161,3 +161,19 @@ class Ticker(Node, register=False):
 
 
 REGISTRY = Registry([Source, Step, Join, Pair, Text, Memory, Echo, Ticker])
+
+
+# source -> step -> join, and a reflex port from source straight to join (step skipped)
+SMALL = """
+name: small
+entry: {message: source.text}
+nodes:
+  source: {kind: t_source}
+  step: {kind: t_step}
+  join: {kind: t_join}
+edges:
+  - source.out -> step.x
+  - step.y -> join.a
+  - source.reflex -> join.reflex
+outputs: {result: join.y}
+"""

@@ -12,7 +12,7 @@ import pytest
 from cogpipe.engine import GraphCatalog, NodeRunError, Runtime, load_graph_text
 from cogpipe.engine.events import validate_event
 
-from .kinds import REGISTRY
+from .kinds import REGISTRY, SMALL
 
 DIAMOND = """
 name: diamond
@@ -111,24 +111,9 @@ async def test_a_cancelled_run_has_a_ledger_too() -> None:
     assert_sums(ledger)
 
 
-REFLEX = """
-name: reflex
-entry: {message: source.text}
-nodes:
-  source: {kind: t_source}
-  step: {kind: t_step}
-  join: {kind: t_join}
-edges:
-  - source.out -> step.x
-  - step.y -> join.a
-  - source.reflex -> join.reflex
-outputs: {result: join.y}
-"""
-
-
 async def test_the_critical_path_passes_through_skipped_nodes() -> None:
-    cat = GraphCatalog(registry=REGISTRY, default="reflex")
-    cat.add(load_graph_text(REFLEX, registry=REGISTRY))
+    cat = GraphCatalog(registry=REGISTRY, default="small")
+    cat.add(load_graph_text(SMALL, registry=REGISTRY))
     async with Runtime(cat, ledger=True) as rt:
         sid = rt.create_session().id
         result = await rt.run(sid, "message", "hi there")  # 'hi': the reflex port

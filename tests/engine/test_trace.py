@@ -21,21 +21,7 @@ from cogpipe.engine import (
 from cogpipe.engine.testing import run_graph
 from cogpipe.engine.trace import DETAIL_CHARS
 
-from .kinds import REGISTRY
-
-SMALL = """
-name: small
-entry: {message: source.text}
-nodes:
-  source: {kind: t_source}
-  step: {kind: t_step}
-  join: {kind: t_join}
-edges:
-  - source.out -> step.x
-  - step.y -> join.a
-  - source.reflex -> join.reflex
-outputs: {result: join.y}
-"""
+from .kinds import REGISTRY, SMALL
 
 
 async def test_event_order_for_a_small_graph() -> None:
